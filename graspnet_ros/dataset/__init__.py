@@ -1,0 +1,1 @@
+"""GraspNet-1Billion datasets: layout, reader and the synthetic generator."""
