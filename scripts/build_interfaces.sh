@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Build graspnet_ros's messages (msg/*.msg) into a virtualenv with the rosidl
+# CMake pipeline, for the pip-only environment (ROS 2 Kilted wheels).
+#
+#   bash scripts/build_interfaces.sh VENV_DIR
+#
+# Installs the generated C libraries into VENV/lib and the Python module
+# graspnet_ros.msg into VENV's site-packages; the Python sources are used in
+# place from this repository (graspnet_ros/__init__.py extends __path__ so the
+# two halves import as one package). Idempotent: a re-run with unchanged
+# msg/, CMakeLists.txt, package.xml and this script only checks the import.
+set -euo pipefail
+
+die() { echo "build_interfaces: error: $*" >&2; exit 1; }
+log() { echo "build_interfaces: $*"; }
+
+[[ $# -eq 1 ]] || die "usage: $0 VENV_DIR"
+[[ -d "$1" ]] || die "virtualenv '$1' does not exist"
+VENV="$(cd "$1" && pwd)"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="$VENV/bin/python"
+[[ -x "$PY" ]] || die "$PY not found: '$VENV' is not a virtualenv"
+
+# The wheels' bootstrapper re-executes the interpreter with the library path
+# unless its guard variable is inherited; make every call bootstrap itself.
+py() { env -u _ROS_WHEELS_BOOTSTRAP_COMPLETE "$PY" "$@"; }
+
+SITE="$(py -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+BUILD="$VENV/build/graspnet_ros_interfaces"
+STAMP="$VENV/share/graspnet_ros/.interfaces_stamp"
+
+# Inputs that decide what gets built (msg files in a stable order).
+inputs_hash() {
+  (cd "$REPO" && cat msg/*.msg CMakeLists.txt package.xml scripts/build_interfaces.sh) \
+    | sha256sum | cut -d' ' -f1
+}
+
+# The generated module imports from the repo root, next to the sources, and
+# its C type support loads (the part that needs VENV/lib).
+verify() {
+  local check='
+from graspnet_ros.msg import Grasp, GraspArray
+from graspnet_ros.grasp import GraspGroup
+for t in (Grasp, GraspArray):
+    type(t).__import_type_support__()
+    assert type(t)._TYPE_SUPPORT is not None, t
+'
+  (cd "$REPO" && py -c "$check") &&
+    (cd / && PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" py -c "$check")
+}
+
+compgen -G "$REPO/msg/*.msg" >/dev/null || die "no msg/*.msg in $REPO"
+HASH="$(inputs_hash)"
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$HASH" ]] && verify 2>/dev/null; then
+  log "interfaces up to date in $VENV"
+  exit 0
+fi
+
+# -- prerequisites -----------------------------------------------------------
+missing=()
+for tool in cmake ninja gcc g++; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+  die "missing build tools: ${missing[*]}; install them with: apt-get install cmake g++ ninja-build"
+fi
+for pkg in ament_cmake ament_cmake_python rosidl_default_generators std_msgs geometry_msgs; do
+  [[ -d "$VENV/share/$pkg/cmake" ]] ||
+    die "$pkg is not installed in $VENV; run: $VENV/bin/pip install -r $REPO/requirements.txt -r $REPO/requirements-ros-build.txt"
+done
+py -c 'import catkin_pkg, numpy' 2>/dev/null ||
+  die "catkin_pkg or numpy missing in $VENV; run: $VENV/bin/pip install -r $REPO/requirements-ros-build.txt"
+
+# -- fix the wheels' exported CMake files ------------------------------------
+# They hard-code the wheel build machine's Python and numpy include dirs.
+PY_INC="$(py -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+NP_INC="$(py -c 'import numpy; print(numpy.get_include())')"
+[[ -f "$PY_INC/Python.h" ]] ||
+  die "Python headers not found in $PY_INC (install the -dev package of this Python)"
+OLD_PY_INC=/opt/python/cp311-cp311/include/python3.11
+OLD_NP_INC=/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include
+mapfile -t bad < <(grep -rlF --include='*.cmake' /opt/python/cp311-cp311 \
+  "$VENV/share" "$VENV/lib/cmake" 2>/dev/null || true)
+if ((${#bad[@]})); then
+  log "rewriting Python/numpy include paths in ${#bad[@]} exported CMake files"
+  sed -i -e "s|$OLD_NP_INC|$NP_INC|g" -e "s|$OLD_PY_INC|$PY_INC|g" "${bad[@]}"
+  if grep -lF /opt/python/cp311-cp311 "${bad[@]}"; then
+    die "unexpected /opt/python paths left in the files above"
+  fi
+fi
+
+# -- configure, build, install ----------------------------------------------
+# A build dir configured from another source tree cannot be reused.
+if [[ -f "$BUILD/CMakeCache.txt" ]] &&
+  ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$REPO" "$BUILD/CMakeCache.txt"; then
+  rm -rf "$BUILD"
+fi
+mkdir -p "$VENV/build"
+export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" PATH="$VENV/bin:$PATH"
+unset _ROS_WHEELS_BOOTSTRAP_COMPLETE
+log "configuring in $BUILD"
+cmake -S "$REPO" -B "$BUILD" -G Ninja \
+  -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$VENV" \
+  -DCMAKE_INSTALL_PREFIX="$VENV" \
+  -DBUILD_TESTING=OFF \
+  -DGRASPNET_ROS_INSTALL_PYTHON=OFF \
+  -DPython3_EXECUTABLE="$PY" >"$BUILD.log" 2>&1 ||
+  { tail -n 40 "$BUILD.log" >&2; die "cmake configure failed (full log: $BUILD.log)"; }
+log "building"
+cmake --build "$BUILD" >>"$BUILD.log" 2>&1 ||
+  { tail -n 40 "$BUILD.log" >&2; die "build failed (full log: $BUILD.log)"; }
+
+# rosidl_generator_py installs an empty graspnet_ros/__init__.py; keep a real
+# one if a full copy of the package was pip-installed there before.
+INIT="$SITE/graspnet_ros/__init__.py"
+saved_init=""
+if [[ -s "$INIT" ]]; then saved_init="$(mktemp)"; cp "$INIT" "$saved_init"; fi
+cmake --install "$BUILD" >>"$BUILD.log" 2>&1 ||
+  { tail -n 40 "$BUILD.log" >&2; die "install failed (full log: $BUILD.log)"; }
+if [[ -n "$saved_init" ]]; then
+  mv "$saved_init" "$INIT"
+else
+  # A regular package in site-packages would shadow the source tree.
+  rm -f "$INIT" "$SITE/graspnet_ros/__pycache__/__init__".*.pyc
+fi
+# ament also installs graspnet_ros-*.egg-info, which pip would take for an
+# installed distribution of this project (and uninstall by deleting the whole
+# site-packages/graspnet_ros folder, messages included).
+rm -rf "$SITE"/graspnet_ros-*.egg-info
+
+verify || die "graspnet_ros.msg does not import after the build (log: $BUILD.log)"
+echo "$HASH" >"$STAMP"
+log "installed graspnet_ros messages into $VENV"

@@ -1,0 +1,27 @@
+"""Session-wide ROS 2 settings, applied before any test module imports rclpy.
+
+All DDS traffic stays on loopback, each pytest session gets its own domain
+(so parallel sessions on one machine do not hear each other) and ROS logs go
+to a temporary folder. Values are forced, not defaulted: a developer's shell
+settings must not let a test talk to the network.
+"""
+
+import atexit
+import os
+import shutil
+import tempfile
+
+ROS_DOMAIN_ID = 1 + os.getpid() % 101  # 1..101, valid for every RMW
+
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+os.environ["ROS_DOMAIN_ID"] = str(ROS_DOMAIN_ID)
+os.environ.pop("ROS_STATIC_PEERS", None)
+_log_dir = tempfile.mkdtemp(prefix="graspnet_ros_test_roslog_")
+os.environ["ROS_LOG_DIR"] = _log_dir
+atexit.register(shutil.rmtree, _log_dir, ignore_errors=True)
+
+
+def pytest_configure(config):
+    # rclpy's Node() imports rosidl_generator_py, whose lark still imports the
+    # deprecated sre_parse/sre_constants modules: third-party noise.
+    config.addinivalue_line("filterwarnings", "ignore:module 'sre_:DeprecationWarning")
