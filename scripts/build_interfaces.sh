@@ -31,7 +31,7 @@ STAMP="$VENV/share/graspnet_ros/.interfaces_stamp"
 
 # Inputs that decide what gets built (msg files in a stable order).
 inputs_hash() {
-  (cd "$REPO" && cat msg/*.msg CMakeLists.txt package.xml scripts/build_interfaces.sh) \
+  (cd "$REPO" && cat msg/*.msg srv/*.srv action/*.action CMakeLists.txt package.xml scripts/build_interfaces.sh) \
     | sha256sum | cut -d' ' -f1
 }
 
@@ -39,9 +39,11 @@ inputs_hash() {
 # its C type support loads (the part that needs VENV/lib).
 verify() {
   local check='
-from graspnet_ros.msg import Grasp, GraspArray
+from graspnet_ros.msg import Grasp, GraspArray, DatasetFrame
+from graspnet_ros.srv import DetectGrasps
+from graspnet_ros.action import ExecuteGrasp
 from graspnet_ros.grasp import GraspGroup
-for t in (Grasp, GraspArray):
+for t in (Grasp, GraspArray, DatasetFrame, DetectGrasps.Request, ExecuteGrasp.Goal):
     type(t).__import_type_support__()
     assert type(t)._TYPE_SUPPORT is not None, t
 '
@@ -64,7 +66,7 @@ done
 if ((${#missing[@]})); then
   die "missing build tools: ${missing[*]}; install them with: apt-get install cmake g++ ninja-build"
 fi
-for pkg in ament_cmake ament_cmake_python rosidl_default_generators std_msgs geometry_msgs; do
+for pkg in ament_cmake ament_cmake_python rosidl_default_generators std_msgs geometry_msgs sensor_msgs action_msgs; do
   [[ -d "$VENV/share/$pkg/cmake" ]] ||
     die "$pkg is not installed in $VENV; run: $VENV/bin/pip install -r $REPO/requirements.txt -r $REPO/requirements-ros-build.txt"
 done
