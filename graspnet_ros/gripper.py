@@ -50,13 +50,15 @@ class CollisionResult:
 
 
 def _region_masks(local: np.ndarray, width: np.ndarray, depth: np.ndarray,
-                  model: GripperModel) -> tuple[np.ndarray, np.ndarray]:
+                  model: GripperModel, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
     """Collision and inner masks for points already in gripper coordinates.
 
-    local: (..., 3); width, depth broadcastable to local[..., 0]. The left and
-    right finger tests are folded into one on |y| (exact in floating point).
+    local: coordinates (x, y, z) along ``axis``; width, depth broadcastable to
+    one coordinate slice. The left and right finger tests are folded into one
+    on |y| (exact in floating point).
     """
-    x, ay, z = local[..., 0], np.abs(local[..., 1]), local[..., 2]
+    x, y, z = np.moveaxis(local, axis, 0)
+    ay = np.abs(y)
     half = width / 2
     f, b = model.finger_width, model.depth_base
     in_height = np.abs(z) < model.height / 2
@@ -126,10 +128,10 @@ def check_collision(grasps: GraspGroup, points: np.ndarray,
         near = tree.query_ball_point(mid, float(reach.max()) + 1e-9, return_sorted=False)
         if not near:
             continue
-        # (M', G, 3) coordinates of the nearby points in every gripper frame of the group
-        local = (pts[near] @ rot[group].transpose(1, 0, 2).reshape(3, -1)).reshape(len(near), len(group), 3)
-        local -= offsets[group]
-        collide, inner = _region_masks(local, grasps.widths[group], grasps.depths[group], model)
+        # (M', 3, G): coordinate j of every nearby point in every gripper frame of the group
+        local = (pts[near] @ rot[group].transpose(1, 2, 0).reshape(3, -1)).reshape(len(near), 3, len(group))
+        local -= offsets[group].T
+        collide, inner = _region_masks(local, grasps.widths[group], grasps.depths[group], model, axis=1)
         collision[group] = collide.any(axis=0)
         count[group] = inner.sum(axis=0)
     return CollisionResult(collision, count < model.empty_threshold, count)
