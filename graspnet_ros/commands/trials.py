@@ -1,0 +1,58 @@
+"""``graspnet-ros trials``: grasp success-rate trials in simulation (score bins, table clearing)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..robot.trials import SessionConfig, load_detector, run_session
+
+    cfg = SessionConfig.from_yaml(
+        args.config, protocol=args.protocol, trials=args.trials, objects=args.objects,
+        scenes=None if args.scenes is None else [int(s) for s in args.scenes], out=args.out, seed=args.seed,
+        bins=args.bins, max_consecutive_failures=args.max_failures,
+        negative_control=True if args.negative_control else None, executor_config=args.executor_config)
+    detector = load_detector(args.detector) if args.detector else None
+
+    def show(rec: dict) -> None:
+        if args.quiet:
+            return
+        what = rec.get("object") or rec.get("scene") or ""
+        tag = f"s={rec['bin']:g} #{rec['trial']}" if "bin" in rec else f"attempt {rec.get('attempt')}"
+        print(f"  {what:<18} {tag:<12} {'ok  ' if rec['success'] else 'FAIL'} {rec.get('reason', '')}")
+
+    report = run_session(cfg, detector, progress=show)
+    print(report.table)
+    d = report.data
+    n = d["trials_run_now"]
+    if n:
+        print(f"{n} trials in {d['trial_seconds']:.1f} s ({n / max(d['trial_seconds'], 1e-9):.1f} trials/s)")
+    else:
+        print("all trials already in the log (delete it to run again)")
+    results = cfg.out / ("results_open_jaws.json" if cfg.negative_control else "results.json")
+    print(f"log: {report.log}\nresults: {results}")
+    if report.plot:
+        print(f"plot: {report.plot}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("trials", help=__doc__.split(":", 1)[1].strip(),
+                              description="Runs in the MuJoCo simulator; every trial is appended to "
+                                          "OUT/trials.jsonl as it finishes and a rerun resumes from it.")
+    p.add_argument("--protocol", choices=("score-bins", "clear-table"), help="default: from --config")
+    p.add_argument("--trials", type=int, help="score-bins: grasps per object and bin; clear-table: scenes")
+    p.add_argument("--scenes", nargs="+", help="clear-table scene seeds (integers)")
+    p.add_argument("--objects", nargs="+", help="score-bins objects (box_5x5x8, cylinder_r3h10, ...)")
+    p.add_argument("--bins", nargs="+", type=float, help="score bins (default 1.0 0.5 0.1)")
+    p.add_argument("--out", help="output folder (default output/trials)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--max-failures", type=int, help="clear-table: consecutive failures that end a scene")
+    p.add_argument("--negative-control", action="store_true", help="keep the jaws open (must give ~0%%)")
+    p.add_argument("--detector", help="clear-table detector 'package.module:callable' taking an Observation "
+                                      "(default: ground-truth force-closure labels)")
+    p.add_argument("--config", help="trials YAML (see config/trials.yaml)")
+    p.add_argument("--executor-config", help="executor YAML (default: built-in = config/executor.yaml)")
+    p.add_argument("--quiet", action="store_true", help="no line per trial")
+    p.set_defaults(func=run)

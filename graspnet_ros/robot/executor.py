@@ -1,0 +1,422 @@
+"""Execute one grasp with an arm: transform, safety checks, then five phases.
+
+ROS-free. A grasp (GraspNet convention) arrives in a camera frame or in the
+robot base frame; camera grasps are mapped to the base with the calibration
+transform ``T_base<-camera``. The tool poses come from
+:func:`graspnet_ros.tool_frame.grasp_to_tool_poses` with the configured
+:class:`~graspnet_ros.tool_frame.ToolFrame`. Then, if every safety check
+passes (:mod:`graspnet_ros.robot.safety`), the arm runs:
+
+1. ``pre_grasp``: open the jaws to the grasp width plus a margin, travel
+   (through a waypoint at ``transit_height`` when the pre-grasp is lower) to
+   the pre-grasp pose, ``pre_grasp_distance`` m back along the approach;
+2. ``approach``: straight in to the grasp pose at approach speed;
+3. ``close``: close the jaws with the configured force;
+4. ``lift``: straight up ``lift_height`` m in the base frame;
+5. ``verify``: hold ``hold_time`` s, read the jaw width and contact; with a
+   simulator also its ground truth (an object held ``lift_check_height`` m
+   above its rest height).
+
+A driver error (:class:`~graspnet_ros.robot.base.RobotError`) or a stop
+request aborts the sequence; the result then names the phase and the cause.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import yaml
+
+from ..grasp import GraspGroup
+from ..tool_frame import ToolFrame, grasp_to_tool_poses
+from .base import Arm, LiftOracle, MotionStopped, RobotError, SpeedLimits, as_pose, pose_from_xyz_quat
+from .safety import SafetyChecker, SafetyConfig, SafetyReport
+
+PHASES = ("pre_grasp", "approach", "close", "lift", "verify")
+
+#: feedback(phase, progress in [0, 1] over the whole sequence)
+FeedbackFn = Callable[[str, float], None]
+
+
+class SafetyViolation(RuntimeError):
+    """A command was about to leave the allowed workspace (raised before sending it)."""
+
+
+def load_calibration(path: str | Path) -> np.ndarray:
+    """T_base<-camera (4x4) from a YAML file.
+
+    Accepted keys: ``transform`` (4x4 nested list) or ``translation`` (3, m)
+    with ``quaternion`` (x, y, z, w).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"calibration file not found: {path}")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        return calibration_from_mapping(data)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+
+
+def calibration_from_mapping(data: Mapping[str, Any]) -> np.ndarray:
+    """T_base<-camera from ``{transform: 4x4}`` or ``{translation, quaternion (xyzw)}``."""
+    if not isinstance(data, Mapping):
+        raise ValueError("calibration must be a mapping with 'transform' or 'translation' + 'quaternion'")
+    if data.get("transform") is not None:
+        return as_pose(np.asarray(data["transform"], dtype=np.float64), "calibration 'transform'")
+    if data.get("translation") is not None and data.get("quaternion") is not None:
+        return pose_from_xyz_quat(data["translation"], data["quaternion"])
+    raise ValueError("calibration needs 'transform' (4x4) or 'translation' (3) and 'quaternion' "
+                     "(x, y, z, w) giving T_base<-camera")
+
+
+def _speed(cfg: Mapping[str, Any] | None, default: SpeedLimits) -> SpeedLimits:
+    if not cfg:
+        return default
+    return SpeedLimits(float(cfg.get("linear", default.linear)), float(cfg.get("angular", default.angular)),
+                       float(cfg.get("acceleration", default.acceleration)))
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    """Waypoint distances (m) and speeds of the grasp sequence."""
+
+    pre_grasp_distance: float = 0.10
+    lift_height: float = 0.10
+    transit_height: float | None = 0.30
+    free: SpeedLimits = SpeedLimits(0.5, 3.0, 1.0)
+    approach: SpeedLimits = SpeedLimits(0.15, 1.0, 0.5)
+    lift: SpeedLimits = SpeedLimits(0.15, 1.0, 0.5)
+    home: tuple | None = None
+    symmetric_jaws: bool = True
+
+
+@dataclass(frozen=True)
+class GraspingConfig:
+    """Jaw settings: opening margin (m), force (N), verification thresholds."""
+
+    open_margin: float = 0.01
+    force: float = 30.0
+    min_closed_width: float = 0.002
+    hold_time: float = 0.5
+    lift_check_height: float = 0.05
+
+
+@dataclass
+class ExecutorConfig:
+    """Everything the executor needs; ``from_mapping`` reads ``config/executor.yaml``."""
+
+    tool: ToolFrame = field(default_factory=lambda: ToolFrame.z_approach(0.0))
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+    motion: MotionConfig = field(default_factory=MotionConfig)
+    grasping: GraspingConfig = field(default_factory=GraspingConfig)
+    base_frame: str = "base_link"
+    camera_frames: tuple[str, ...] = ("camera", "camera_color_optical_frame", "camera_depth_optical_frame")
+    T_base_camera: np.ndarray | None = None
+    robot: dict = field(default_factory=lambda: {"driver": "sim"})
+
+    @classmethod
+    def from_mapping(cls, cfg: Mapping[str, Any], base_dir: Path | None = None) -> "ExecutorConfig":
+        known = {"robot", "tool_frame", "frames", "calibration", "motion", "grasping", "safety"}
+        unknown = set(cfg) - known
+        if unknown:
+            raise ValueError(f"unknown executor config sections {sorted(unknown)}; known: {sorted(known)}")
+        frames = dict(cfg.get("frames") or {})
+        calib = dict(cfg.get("calibration") or {})
+        T = None
+        if calib.get("file"):
+            file = Path(calib["file"])
+            if not file.is_absolute() and base_dir is not None:
+                file = base_dir / file
+            T = load_calibration(file)
+        elif calib.get("transform") is not None or calib.get("translation") is not None:
+            T = calibration_from_mapping(calib)
+        m = dict(cfg.get("motion") or {})
+        speeds = dict(m.get("speeds") or {})
+        d = MotionConfig()
+        motion = MotionConfig(
+            pre_grasp_distance=float(m.get("pre_grasp_distance", d.pre_grasp_distance)),
+            lift_height=float(m.get("lift_height", d.lift_height)),
+            transit_height=None if m.get("transit_height", d.transit_height) is None else float(m.get(
+                "transit_height", d.transit_height)),
+            free=_speed(speeds.get("free"), d.free), approach=_speed(speeds.get("approach"), d.approach),
+            lift=_speed(speeds.get("lift"), d.lift),
+            home=None if m.get("home") is None else tuple(map(tuple, m["home"])),
+            symmetric_jaws=bool(m.get("symmetric_jaws", d.symmetric_jaws)))
+        g = dict(cfg.get("grasping") or {})
+        unknown = set(g) - set(GraspingConfig.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown grasping keys {sorted(unknown)}")
+        cams = frames.get("camera", list(cls.camera_frames))
+        return cls(tool=ToolFrame.from_config(cfg.get("tool_frame") or {}),
+                   safety=SafetyConfig.from_config(cfg.get("safety") or {}), motion=motion,
+                   grasping=GraspingConfig(**{k: float(v) for k, v in g.items()}),
+                   base_frame=str(frames.get("base", "base_link")),
+                   camera_frames=tuple([cams] if isinstance(cams, str) else cams),
+                   T_base_camera=T, robot=dict(cfg.get("robot") or {"driver": "sim"}))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ExecutorConfig":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"executor config not found: {path}")
+        return cls.from_mapping(yaml.safe_load(path.read_text(encoding="utf-8")) or {}, path.parent)
+
+
+@dataclass
+class Plan:
+    """Tool poses (N, 4, 4) of each grasp's waypoints in the base frame."""
+
+    grasps: GraspGroup  # in the base frame
+    grasp: np.ndarray
+    pre: np.ndarray
+    transit: np.ndarray
+    lift: np.ndarray
+    opening: np.ndarray  # (N,) jaw opening, m
+
+    def waypoints(self) -> np.ndarray:
+        """(N, 4, 3) TCP positions in execution order: transit, pre, grasp, lift."""
+        return np.stack([self.transit[:, :3, 3], self.pre[:, :3, 3], self.grasp[:, :3, 3],
+                         self.lift[:, :3, 3]], axis=1)
+
+
+@dataclass
+class ExecutionResult:
+    """Outcome of one grasp: ``reason`` is empty on success."""
+
+    success: bool
+    measured_width: float
+    reason: str
+    phase: str = ""  # last phase started ("" when refused before motion)
+    refused: bool = False
+    object_index: int | None = None
+    grasp: GraspGroup | None = None  # the grasp executed, base frame
+    seconds: float = 0.0
+
+
+class GraspExecutor:
+    """Runs grasps on an :class:`~graspnet_ros.robot.base.Arm` (thread-safe stop)."""
+
+    def __init__(self, arm: Arm, config: ExecutorConfig | None = None) -> None:
+        self.arm = arm
+        self.config = config or ExecutorConfig()
+        self.safety = SafetyChecker(self.config.safety)
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        sim_tool = getattr(arm, "tool_frame", None)
+        if isinstance(sim_tool, ToolFrame):
+            tool = self.config.tool
+            if not (np.allclose(sim_tool.rotation, tool.rotation) and np.isclose(sim_tool.tcp_offset, tool.tcp_offset)):
+                raise ValueError(f"tool_frame in the config ({tool.name}, tcp_offset {tool.tcp_offset} m) does "
+                                 f"not match the driver's gripper ({sim_tool.name}, tcp_offset "
+                                 f"{sim_tool.tcp_offset} m)")
+
+    # -- frames ----------------------------------------------------------------
+    def base_from(self, frame_id: str) -> np.ndarray:
+        """T_base<-frame for a frame the executor knows; ValueError otherwise."""
+        cfg = self.config
+        if frame_id in ("", cfg.base_frame):
+            return np.eye(4)
+        if frame_id in cfg.camera_frames:
+            if cfg.T_base_camera is None:
+                raise ValueError(f"grasps arrive in camera frame '{frame_id}' but no calibration "
+                                 "(T_base<-camera) is configured: set calibration.file or calibration.transform")
+            return cfg.T_base_camera
+        raise ValueError(f"unknown frame '{frame_id}': expected the base frame '{cfg.base_frame}' or a camera "
+                         f"frame {list(cfg.camera_frames)} (see frames in config/executor.yaml)")
+
+    def to_base(self, grasps: GraspGroup) -> GraspGroup:
+        return grasps.transform(self.base_from(grasps.frame_id), frame_id=self.config.base_frame)
+
+    def cloud_to_base(self, points: np.ndarray, frame_id: str) -> np.ndarray:
+        T = self.base_from(frame_id)
+        return np.asarray(points, dtype=np.float64).reshape(-1, 3) @ T[:3, :3].T + T[:3, 3]
+
+    # -- planning --------------------------------------------------------------
+    def plan(self, grasps_base: GraspGroup) -> Plan:
+        """Tool waypoints of grasps already in the base frame (vectorised)."""
+        cfg = self.config
+        tool = grasp_to_tool_poses(grasps_base, cfg.tool)
+        if cfg.motion.symmetric_jaws:
+            # A parallel-jaw gripper is the same after half a turn about the
+            # approach axis: take whichever tool orientation is nearer the
+            # current one (shorter wrist motion, no wind-up).
+            approach_in_tool = cfg.tool.rotation.T[:, 0]
+            axis = approach_in_tool / np.linalg.norm(approach_in_tool)
+            flip = np.eye(4)
+            flip[:3, :3] = 2.0 * np.outer(axis, axis) - np.eye(3)  # rotation by pi about the approach
+            flipped = tool @ flip
+            current = self.arm.tool_pose()[:3, :3]
+            trace = np.einsum("ij,nij->n", current, tool[:, :3, :3])
+            trace_flipped = np.einsum("ij,nij->n", current, flipped[:, :3, :3])
+            use = trace_flipped > trace
+            tool[use] = flipped[use]
+            if use.any():
+                arr = grasps_base.array.copy()
+                rot = grasps_base.rotations.copy()
+                rot[use, :, 1:] *= -1.0  # same grasp, closing axis reversed (x kept)
+                arr[:, 4:13] = rot.reshape(-1, 9)
+                grasps_base = GraspGroup(arr, frame_id=grasps_base.frame_id, copy=False, validate=False)
+        approach = grasps_base.approaches
+        pre = tool.copy()
+        pre[:, :3, 3] -= cfg.motion.pre_grasp_distance * approach
+        lift = tool.copy()
+        lift[:, 2, 3] += cfg.motion.lift_height
+        transit = pre.copy()
+        if cfg.motion.transit_height is not None:
+            transit[:, 2, 3] = np.maximum(pre[:, 2, 3], cfg.motion.transit_height)
+        max_open = min(cfg.safety.max_gripper_width, float(self.arm.max_width))
+        opening = np.minimum(grasps_base.widths + cfg.grasping.open_margin, max_open)
+        return Plan(grasps_base, tool, pre, transit, lift, opening)
+
+    def check(self, grasps: GraspGroup, cloud: np.ndarray | None = None) -> tuple[Plan, SafetyReport]:
+        """Plan and safety-check grasps (any known frame); cloud (M, 3) in the base frame."""
+        base = self.to_base(grasps)
+        plan = self.plan(base)
+        start = self.arm.tool_pose()[:3, 3]
+        report = self.safety.check(base, plan.waypoints(), self.config.motion.pre_grasp_distance,
+                                   plan.opening, cloud, start)
+        return plan, report
+
+    # -- execution -------------------------------------------------------------
+    def stop(self) -> None:
+        """Abort the running grasp (from any thread); latched until :meth:`reset`."""
+        self._stop.set()
+        self.arm.stop()
+
+    def reset(self) -> None:
+        """Clear a stop, open the jaws and go home (if a home pose is configured)."""
+        self._stop.clear()
+        with self._lock:
+            self.arm.open_gripper(min(self.config.safety.max_gripper_width, float(self.arm.max_width)))
+            if self.config.motion.home is not None:
+                self._move(np.asarray(self.config.motion.home, dtype=np.float64), self.config.motion.free)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def _move(self, pose: np.ndarray, speed: SpeedLimits) -> None:
+        reason = self.safety.check_pose(pose)
+        if reason:
+            raise SafetyViolation(f"command refused: {reason}")
+        if self._stop.is_set():
+            raise MotionStopped("stop requested (call reset to continue)")
+        self.arm.move_tool(pose, speed)
+
+    def execute(self, grasp: GraspGroup, cloud: np.ndarray | None = None, feedback: FeedbackFn | None = None,
+                close_jaws: bool = True) -> ExecutionResult:
+        """Execute one grasp (``len(grasp) == 1``) in a known frame.
+
+        cloud: latest point cloud (M, 3) in the base frame for the pre-grasp
+        clearance check (None skips it). close_jaws=False is the negative
+        control: the jaws stay open, everything else is identical.
+        """
+        if len(grasp) != 1:
+            raise ValueError(f"execute takes exactly one grasp, got {len(grasp)}; use execute_best for a set")
+        return self.execute_best(grasp, cloud, feedback, close_jaws)
+
+    def execute_best(self, grasps: GraspGroup, cloud: np.ndarray | None = None,
+                     feedback: FeedbackFn | None = None, close_jaws: bool = True) -> ExecutionResult:
+        """Execute the best-scoring grasp that passes every safety check."""
+        t0 = time.perf_counter()
+        if len(grasps) == 0:
+            return ExecutionResult(False, 0.0, "no grasps to execute", refused=True)
+        if self._stop.is_set():
+            return ExecutionResult(False, 0.0, "executor is stopped; call reset first", refused=True)
+        try:
+            grasps = grasps.sort_by_score()
+            plan, report = self.check(grasps, cloud)
+        except ValueError as exc:
+            return ExecutionResult(False, 0.0, f"refused: {exc}", refused=True, seconds=time.perf_counter() - t0)
+        if not report.ok.any():
+            many = f" (all {len(grasps)} grasps refused; best: " if len(grasps) > 1 else " ("
+            return ExecutionResult(False, 0.0, f"refused by safety check{many}{report.first_reason()})",
+                                   refused=True, seconds=time.perf_counter() - t0)
+        i = int(np.flatnonzero(report.ok)[0])
+        with self._lock:
+            result = self._run(plan, i, feedback, close_jaws)
+        result.seconds = time.perf_counter() - t0
+        return result
+
+    def _run(self, plan: Plan, i: int, feedback: FeedbackFn | None, close_jaws: bool) -> ExecutionResult:
+        cfg, arm = self.config, self.arm
+        grasp = plan.grasps[i]
+        phase = ""
+
+        def enter(name: str) -> None:
+            nonlocal phase
+            if self._stop.is_set():
+                raise MotionStopped("stop requested")
+            phase = name
+            if feedback is not None:
+                feedback(name, PHASES.index(name) / len(PHASES))
+
+        try:
+            enter("pre_grasp")
+            arm.open_gripper(float(plan.opening[i]))
+            if not np.allclose(plan.transit[i, :3, 3], plan.pre[i, :3, 3]):
+                self._move(plan.transit[i], cfg.motion.free)
+            self._move(plan.pre[i], cfg.motion.free)
+            enter("approach")
+            self._move(plan.grasp[i], cfg.motion.approach)
+            enter("close")
+            if close_jaws:
+                arm.close_gripper(cfg.grasping.force)
+            enter("lift")
+            self._move(plan.lift[i], cfg.motion.lift)
+            enter("verify")
+            arm.wait(cfg.grasping.hold_time)
+            width = float(arm.gripper_width())
+            contact = arm.gripper_contact()
+            obj = None
+            reason = ""
+            if width <= cfg.grasping.min_closed_width:
+                reason = (f"jaws closed on nothing: width {width:.4f} m <= "
+                          f"{cfg.grasping.min_closed_width:.4f} m after the lift")
+            elif contact is False:
+                reason = f"no object between the jaws after the lift (width {width:.4f} m)"
+            if isinstance(arm, LiftOracle):
+                obj = arm.lifted_object(cfg.grasping.lift_check_height)
+                if obj is None and not reason:
+                    reason = (f"object not lifted: nothing held {cfg.grasping.lift_check_height:.3f} m "
+                              "above its rest height")
+            if feedback is not None:
+                feedback("verify", 1.0)
+            return ExecutionResult(not reason, width, reason, phase, False, obj, grasp)
+        except (RobotError, SafetyViolation) as exc:
+            try:
+                arm.stop()
+            except RobotError:
+                pass
+            width = 0.0
+            try:
+                width = float(arm.gripper_width())
+            except RobotError:
+                pass
+            return ExecutionResult(False, width, f"aborted in phase '{phase}': {type(exc).__name__}: {exc}",
+                                   phase, False, None, grasp)
+
+
+def build_arm(robot_cfg: Mapping[str, Any], objects=(), seed: int = 0) -> Arm:
+    """The arm named by ``robot.driver`` (sim | ur_rtde | xarm) with its section's settings."""
+    driver = str(robot_cfg.get("driver", "sim"))
+    section = dict(robot_cfg.get(driver) or {})
+    if driver == "sim":
+        from .sim import sim_from_config
+
+        return sim_from_config(section, objects, seed)
+    if driver == "ur_rtde":
+        from .drivers.ur_rtde import URRtdeArm
+
+        return URRtdeArm(**section)
+    if driver == "xarm":
+        from .drivers.xarm import XArm
+
+        return XArm(**section)
+    raise ValueError(f"unknown robot driver '{driver}'; use sim, ur_rtde or xarm")
