@@ -1,0 +1,131 @@
+"""``graspnet-ros detect``: grasps on a point cloud or a depth image, written as .npy and .png."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+
+def load_cloud(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray | None]:
+    """(M, 3) points in metres (camera frame) and optional (M, 3) colours in [0, 1]."""
+    if args.cloud:
+        path = Path(args.cloud)
+        if not path.is_file():
+            raise FileNotFoundError(f"cloud file not found: {path}")
+        if path.suffix == ".npy":
+            pts = np.load(path, allow_pickle=False)
+            if pts.ndim != 2 or pts.shape[1] not in (3, 6):
+                raise ValueError(f"{path}: expected an (M, 3) or (M, 6) xyz[rgb] array, got {pts.shape}")
+            return pts[:, :3].astype(np.float64), (pts[:, 3:6] if pts.shape[1] == 6 else None)
+        if path.suffix in (".ply", ".pcd"):
+            from .._native import import_open3d
+
+            pcd = import_open3d().io.read_point_cloud(str(path))
+            pts = np.asarray(pcd.points)
+            if len(pts) == 0:
+                raise ValueError(f"{path}: no points read (is it a point cloud, not a mesh?)")
+            return pts, (np.asarray(pcd.colors) if pcd.has_colors() else None)
+        raise ValueError(f"{path}: unsupported cloud format '{path.suffix}'; use .ply, .pcd or .npy")
+    if not (args.depth and args.camK):
+        raise ValueError("give --cloud FILE, or --depth PNG with --camK NPY")
+    import cv2
+
+    for p in (args.depth, args.camK) + ((args.rgb,) if args.rgb else ()):
+        if not Path(p).is_file():
+            raise FileNotFoundError(f"file not found: {p}")
+    depth = cv2.imread(args.depth, cv2.IMREAD_UNCHANGED)
+    if depth is None or depth.ndim != 2:
+        raise ValueError(f"{args.depth}: not a single-channel depth PNG")
+    K = np.load(args.camK, allow_pickle=False)
+    if K.shape != (3, 3):
+        raise ValueError(f"{args.camK}: camera matrix must be 3x3, got {K.shape}")
+    z = depth.astype(np.float64) / args.depth_scale
+    v, u = np.nonzero(z > 0)
+    zz = z[v, u]
+    pts = np.stack([(u - K[0, 2]) * zz / K[0, 0], (v - K[1, 2]) * zz / K[1, 1], zz], axis=1)
+    colours = None
+    if args.rgb:
+        rgb = cv2.imread(args.rgb, cv2.IMREAD_COLOR)
+        if rgb is None or rgb.shape[:2] != depth.shape:
+            raise ValueError(f"{args.rgb}: colour image must be readable and {depth.shape} like the depth image")
+        colours = rgb[v, u, ::-1] / 255.0
+    return pts, colours
+
+
+def plot(points: np.ndarray, colours: np.ndarray | None, grasps, path: Path, title: str) -> None:
+    """PNG of the cloud (coloured when colours are given) and the grasps coloured by score."""
+    if colours is None:
+        from ..viz.plot3d import plot_grasps
+
+        plot_grasps(points, grasps, path, title=title)
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..viz.gripper_lines import gripper_polylines
+
+    rng = np.random.default_rng(0)
+    sel = rng.choice(len(points), min(8000, len(points)), replace=False)
+    fig = plt.figure(figsize=(7, 6), dpi=110)
+    ax = fig.add_subplot(projection="3d")
+    ax.scatter(*points[sel].T, s=1.5, c=np.clip(colours[sel], 0, 1), linewidths=0)
+    cmap = plt.get_cmap("RdYlGn")
+    for line, score in zip(gripper_polylines(grasps), grasps.scores):
+        ax.plot(*line[:4].T, color=cmap(float(np.clip(score, 0, 1))), linewidth=1.4)
+        ax.plot(*line[4:].T, color=cmap(float(np.clip(score, 0, 1))), linewidth=1.4)
+    ax.view_init(elev=-60, azim=-90)
+    ax.set_title(title, fontsize=9)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..model.detector import DetectorConfig, GraspDetector
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    points, colours = load_cloud(args)
+    cfg = DetectorConfig(voxel_size=args.voxel, use_gaf=not args.no_gaf, collision_check=not args.no_collision,
+                         max_grasps=args.max_grasps, depth_range=(args.min_depth, args.max_depth))
+    detector = GraspDetector.from_checkpoint(args.checkpoint, cfg)
+    result = detector.detect(points)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    npy = out.with_suffix(".npy")
+    tmp = npy.with_name(npy.stem + ".tmp.npy")
+    np.save(tmp, result.grasps.array)
+    tmp.replace(npy)
+    png = out.with_suffix(".png")
+    top = result.grasps[:args.top]
+    timing = ", ".join(f"{k} {v:.0f}" for k, v in result.timings.items())
+    plot(result.cloud if colours is None else points[np.isfinite(points).all(axis=1)],
+         colours[np.isfinite(points).all(axis=1)] if colours is not None else None, top, png,
+         f"{detector.kind}: top {len(top)} of {len(result.grasps)} grasps")
+    print(f"{detector.kind}: {len(result.grasps)} grasps -> {npy}, top {len(top)} drawn in {png} (ms: {timing})")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("detect", help=__doc__.split(":", 1)[1].strip())
+    p.add_argument("--cloud", help="point cloud in the camera frame, metres (.ply, .pcd or (M,3)/(M,6) .npy)")
+    p.add_argument("--depth", help="depth PNG (uint16, units of --depth-scale per metre)")
+    p.add_argument("--camK", help="3x3 camera matrix .npy for --depth")
+    p.add_argument("--rgb", help="colour PNG registered to --depth (only colours the picture)")
+    p.add_argument("--depth-scale", type=float, default=1000.0, help="depth units per metre (1000 = mm)")
+    p.add_argument("--checkpoint", help="trained network (.pt); default: the model-free baseline detector")
+    p.add_argument("--out", default="output/detect/grasps", help="output path stem (.npy and .png are added)")
+    p.add_argument("--top", type=int, default=20, help="grasps drawn in the PNG")
+    p.add_argument("--max-grasps", type=int, help="keep at most this many grasps in the .npy")
+    p.add_argument("--voxel", type=float, default=0.005, help="voxel downsampling (m), 0 = off")
+    p.add_argument("--min-depth", type=float, default=0.05, help="nearest z kept (m)")
+    p.add_argument("--max-depth", type=float, default=3.0, help="farthest z kept (m)")
+    p.add_argument("--no-gaf", action="store_true", help="rank by score only (no GAF re-ranking)")
+    p.add_argument("--no-collision", action="store_true", help="skip collision filtering")
+    p.add_argument("--threads", type=int, help="torch threads")
+    p.set_defaults(func=run)

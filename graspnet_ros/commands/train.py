@@ -1,0 +1,81 @@
+"""``graspnet-ros train``: train the grasp network on a GraspNet-layout dataset root."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def parse_scenes(text: str | None) -> list[int] | None:
+    """'0-99', '0,3,7' or '0-9,20' -> scene ids; None -> the train split."""
+    if not text:
+        return None
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if "-" in part:
+                lo, hi = (int(v) for v in part.split("-", 1))
+                out += list(range(lo, hi + 1))
+            else:
+                out.append(int(part))
+        except ValueError as exc:
+            raise ValueError(f"--scenes: cannot parse '{part}' (use e.g. 0-99 or 0,3,7)") from exc
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import torch
+
+    from ..model.config import LabelConfig, get_config
+    from ..model.train import ReaderFrames, TrainConfig, train
+
+    if args.steps <= 0 or args.batch_size <= 0:
+        raise ValueError("--steps and --batch-size must be positive")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = get_config(args.config)
+    if args.num_view:
+        cfg = dataclasses.replace(cfg, num_view=args.num_view, name=f"{cfg.name}-v{args.num_view}")
+    label_cfg = LabelConfig(match_radius=args.match_radius)
+    source = ReaderFrames(args.root, args.camera, parse_scenes(args.scenes), cfg, voxel_size=args.voxel,
+                          workspace=None if args.workspace == "none" else args.workspace,
+                          max_label_points=args.max_label_points, label_cfg=label_cfg, seed=args.seed)
+    tcfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, augment=not args.no_augment,
+                       checkpoint_every=args.checkpoint_every, log_every=args.log_every, seed=args.seed,
+                       voxel_size=args.voxel, num_threads=args.threads)
+    summary = train(source, cfg, tcfg, args.out, resume=not args.no_resume, progress=not args.no_progress,
+                    label_cfg=label_cfg, command="graspnet-ros " + " ".join(sys.argv[1:]))
+    print(f"trained {summary['steps_run']} steps in {summary['seconds']:.0f} s "
+          f"({summary['steps_per_second']:.3f} steps/s); loss {summary['first_loss']} -> {summary['last_loss']}; "
+          f"checkpoint {args.out}/model.pt, log {args.out}/train_log.jsonl")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help=__doc__.split(":", 1)[1].strip(),
+                              description=__doc__.split(":", 1)[1].strip() + " Resumes from OUT/last.pt.")
+    p.add_argument("--root", required=True, help="dataset root (models/, grasp_label/, collision_label/, scenes/)")
+    p.add_argument("--config", default="cpu", choices=("cpu", "paper"), help="network configuration")
+    p.add_argument("--steps", type=int, default=1000, help="total optimiser steps of the run")
+    p.add_argument("--out", default="output/train", help="folder for last.pt, model.pt and the log")
+    p.add_argument("--camera", default="realsense", choices=("realsense", "kinect"))
+    p.add_argument("--scenes", help="scene ids, e.g. 0-99 or 0,3,7 (default: the train split present)")
+    p.add_argument("--batch-size", type=int, default=2)
+    p.add_argument("--lr", type=float, default=1e-3, help="initial learning rate (x0.1 at 50%% and 83%%)")
+    p.add_argument("--checkpoint-every", type=int, default=200)
+    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--workspace", default="objects", choices=("objects", "table", "none"),
+                   help="cloud crop in the table frame (objects: labelled objects' box + 2 cm)")
+    p.add_argument("--voxel", type=float, default=0.005, help="voxel size (m) before sampling; 0 = off")
+    p.add_argument("--num-view", type=int, help="approach views V of the labels (default: the config's 300)")
+    p.add_argument("--match-radius", type=float, default=0.005, help="seed <-> label point radius (m)")
+    p.add_argument("--max-label-points", type=int, default=2048, help="label points kept per object")
+    p.add_argument("--no-augment", action="store_true", help="no flip/rotation augmentation")
+    p.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run)

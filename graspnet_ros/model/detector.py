@@ -1,0 +1,200 @@
+"""One grasp-detection interface for the ROS node and the offline tools.
+
+``GraspDetector.detect(points)`` takes a cloud in the camera frame (metres)
+and runs: preprocessing (drop NaN/inf, workspace crop, voxel downsample,
+sample the network's N points), the network (or the model-free baseline when
+no model is given), decode, GAF re-ranking, collision filtering against the
+preprocessed cloud (core ``check_collision``) and pose NMS. It returns a
+GraspGroup sorted by score plus wall-clock timings per stage (ms).
+
+Bad input: a cloud that is not (M, 3), or that has no finite points, or
+fewer than the network's seed count after preprocessing, raises ValueError
+naming the problem.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
+
+from ..grasp import GraspGroup
+from ..gripper import GripperModel, check_collision
+from ..nms import pose_nms
+from .baseline import BaselineConfig, detect_baseline
+from .decode import decode
+from .gaf import gaf_rescore
+from .graspnet import GraspNet
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Pre- and post-processing around the network (metres, camera frame)."""
+
+    voxel_size: float = 0.005  # 0 disables voxel downsampling
+    workspace_min: tuple[float, float, float] | None = None
+    workspace_max: tuple[float, float, float] | None = None
+    depth_range: tuple[float, float] = (0.05, 3.0)  # kept z range
+    objectness_threshold: float = 0.5
+    use_gaf: bool = True
+    collision_check: bool = True
+    collision_voxel: float = 0.008  # m, coarser cloud for collision checks (the evaluator samples models at 8 mm)
+    reject_empty: bool = True
+    # the cloud is voxel-downsampled, so "empty" means fewer than 3 points between the jaws
+    gripper: GripperModel = GripperModel(empty_threshold=3)
+    max_candidates: int | None = 1000  # best-scoring grasps passed to collision checks
+    nms: bool = True
+    nms_translation: float = 0.03
+    nms_rotation_deg: float = 30.0
+    max_grasps: int | None = None
+    seed: int = 0
+
+
+@dataclass
+class Detection:
+    grasps: GraspGroup  # camera frame, best first
+    timings: dict[str, float]  # ms per stage
+    cloud: np.ndarray  # (M, 3) preprocessed cloud used for collision checks
+    num_input_points: int
+    detector: str  # "model" or "baseline"
+    stats: dict = field(default_factory=dict)
+
+
+def voxel_downsample_index(points: np.ndarray, voxel: float) -> np.ndarray:
+    """Sorted indices of one point per occupied voxel (the first in index order);
+    all indices when voxel <= 0."""
+    if voxel <= 0 or len(points) == 0:
+        return np.arange(len(points))
+    keys = np.floor(points / voxel).astype(np.int64)
+    keys -= keys.min(axis=0)
+    dims = keys.max(axis=0) + 1
+    flat = (keys[:, 0] * dims[1] + keys[:, 1]) * dims[2] + keys[:, 2]
+    return np.sort(np.unique(flat, return_index=True)[1])
+
+
+def voxel_downsample(points: np.ndarray, voxel: float) -> np.ndarray:
+    """One representative point per occupied voxel (metres)."""
+    return points[voxel_downsample_index(points, voxel)]
+
+
+def clean_cloud(points: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
+    """Validate, drop non-finite points, crop to the workspace, voxel-downsample."""
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] < 3:
+        raise ValueError(f"point cloud must be an (M, 3) array in metres, got shape {pts.shape}")
+    pts = pts[:, :3]
+    if len(pts) == 0:
+        raise ValueError("point cloud is empty: check the camera topic / depth image")
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    if len(pts) == 0:
+        raise ValueError("point cloud has no finite points (all NaN/inf): check the depth image and its scale")
+    keep = (pts[:, 2] >= cfg.depth_range[0]) & (pts[:, 2] <= cfg.depth_range[1])
+    if cfg.workspace_min is not None:
+        keep &= (pts >= np.asarray(cfg.workspace_min)).all(axis=1)
+    if cfg.workspace_max is not None:
+        keep &= (pts <= np.asarray(cfg.workspace_max)).all(axis=1)
+    return voxel_downsample(pts[keep], cfg.voxel_size)
+
+
+def sample_points(points: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Exactly n points: a random subset, or all points plus random repeats
+    when there are fewer (the reference's sampling)."""
+    if len(points) >= n:
+        idx = rng.choice(len(points), n, replace=False)
+    else:
+        idx = np.concatenate([np.arange(len(points)), rng.choice(len(points), n - len(points), replace=True)])
+    return points[idx]
+
+
+class GraspDetector:
+    """The network (``model`` given) or the model-free baseline (``model=None``)."""
+
+    def __init__(self, model: GraspNet | None = None, config: DetectorConfig = DetectorConfig(),
+                 baseline: BaselineConfig = BaselineConfig()) -> None:
+        self.model = model.eval() if model is not None else None
+        self.config = config
+        self.baseline = baseline
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path | None, config: DetectorConfig = DetectorConfig(),
+                        baseline: BaselineConfig = BaselineConfig()) -> "GraspDetector":
+        """Load a checkpoint (see :mod:`.checkpoint`); ``None`` gives the baseline."""
+        if path is None:
+            return cls(None, config, baseline)
+        from .checkpoint import load_model
+
+        return cls(load_model(path), config, baseline)
+
+    @property
+    def kind(self) -> str:
+        return "baseline" if self.model is None else "model"
+
+    @property
+    def min_points(self) -> int:
+        return self.model.cfg.num_seeds if self.model is not None else self.baseline.normal_neighbours
+
+    def detect(self, points: np.ndarray) -> Detection:
+        """Grasps (camera frame) on a cloud (M, 3+) in metres."""
+        cfg = self.config
+        rng = np.random.default_rng(cfg.seed)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        n_in = int(np.asarray(points).shape[0]) if np.ndim(points) == 2 else 0
+        cloud = clean_cloud(points, cfg)
+        if len(cloud) < self.min_points:
+            raise ValueError(
+                f"only {len(cloud)} points left after preprocessing ({n_in} in; depth range "
+                f"{cfg.depth_range} m, voxel {cfg.voxel_size} m); the {self.kind} needs at least "
+                f"{self.min_points}: widen the workspace or move the camera closer")
+        stats: dict = {"points_after_preprocessing": len(cloud)}
+        tree = cKDTree(cloud)
+        if self.model is not None:
+            sample = sample_points(cloud, self.model.cfg.num_points, rng)
+            timings["preprocess"] = _ms(t0)
+            t = time.perf_counter()
+            with torch.no_grad():
+                out = self.model(torch.from_numpy(sample.astype(np.float32))[None])
+            timings["network"] = _ms(t)
+            t = time.perf_counter()
+            dec = decode(out, self.model.cfg, cfg.objectness_threshold)[0]
+            grasps, tolerance = dec.grasps, dec.tolerance
+            timings["decode"] = _ms(t)
+            t = time.perf_counter()
+            if cfg.use_gaf and len(grasps):
+                grasps = grasps.with_scores(gaf_rescore(grasps.scores, tolerance))
+            timings["gaf"] = _ms(t)
+        else:
+            timings["preprocess"] = _ms(t0)
+            t = time.perf_counter()
+            grasps = detect_baseline(cloud, self.baseline, seed=cfg.seed, tree=tree)
+            timings["network"] = _ms(t)
+            timings["decode"] = timings["gaf"] = 0.0
+        stats["candidates"] = len(grasps)
+        t = time.perf_counter()
+        if cfg.max_candidates is not None and len(grasps) > cfg.max_candidates:
+            grasps = grasps.sort_by_score()[:cfg.max_candidates]
+        if cfg.collision_check and len(grasps):
+            coarse = voxel_downsample(cloud, cfg.collision_voxel) if cfg.collision_voxel > cfg.voxel_size else cloud
+            res = check_collision(grasps, coarse, cfg.gripper, tree=tree if coarse is cloud else None)
+            keep = ~res.collision & (~res.empty if cfg.reject_empty else True)
+            grasps = grasps.filter(keep)
+        timings["collision"] = _ms(t)
+        stats["collision_free"] = len(grasps)
+        t = time.perf_counter()
+        if cfg.nms and len(grasps):
+            grasps = grasps[pose_nms(grasps, cfg.nms_translation, np.deg2rad(cfg.nms_rotation_deg))]
+        else:
+            grasps = grasps.sort_by_score()
+        if cfg.max_grasps is not None:
+            grasps = grasps[:cfg.max_grasps]
+        timings["nms"] = _ms(t)
+        timings["total"] = _ms(t0)
+        return Detection(grasps, timings, cloud, n_in, self.kind, stats)
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000.0

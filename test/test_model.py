@@ -1,0 +1,293 @@
+"""The grasp network: shapes, reference parameter layout, labels, losses,
+decode, GAF, checkpoints, the detector and its model-free baseline."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from graspnet_ros.force_closure import MeshRaycaster, force_closure_labels
+from graspnet_ros.grasp import GraspGroup
+from graspnet_ros.model import toy_scene
+from graspnet_ros.model.checkpoint import load_model, read_checkpoint, save_checkpoint
+from graspnet_ros.model.config import (BackboneConfig, LabelConfig, ModelConfig, config_from_dict, config_to_dict,
+                                       get_config, paper)
+from graspnet_ros.model.decode import decode
+from graspnet_ros.model.detector import GraspDetector
+from graspnet_ros.model.gaf import gaf_order, gaf_rescore, score_bins
+from graspnet_ros.model.graspnet import GraspNet
+from graspnet_ros.model.labels import FrameLabels, ObjectGraspTable, assign_seeds, match_views
+from graspnet_ros.model.train import StaticFrames, train_step
+from graspnet_ros.views import fibonacci_views
+
+DATA = Path(__file__).parent / "data"
+
+#: A small network for fast shape tests (the real configs are tested too).
+TINY = ModelConfig(name="tiny", num_points=1024,
+                   backbone=BackboneConfig(npoints=(256, 128, 64, 32), nsamples=(16, 8, 8, 8),
+                                           mlps=((16, 16, 32), (32, 32, 64), (32, 32, 64), (32, 32, 64)),
+                                           fp_mlps=((64, 64), (64, 64))),
+                   cylinder_nsample=8, crop_mlp=(16, 16, 32), operation_mlp=(32, 32), tolerance_mlp=(32, 32))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Two torch threads on a busy 2-core machine are several times slower than one."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return toy_scene.make_scene()
+
+
+@pytest.fixture(scope="module")
+def toy_frame(scene):
+    return toy_scene.training_frame(scene, num_label_points=16)
+
+
+def random_cloud(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return torch.from_numpy((rng.random((1, n, 3)) * 0.3 + [0, 0, 0.5]).astype(np.float32))
+
+
+@pytest.mark.parametrize("cfg", [TINY, get_config("cpu")], ids=["tiny", "cpu"])
+def test_stage_shapes(cfg):
+    torch.manual_seed(0)
+    model = GraspNet(cfg).eval()
+    with torch.no_grad():
+        out = model(random_cloud(cfg.num_points))
+    Ns, V, A, D = cfg.num_seeds, cfg.num_view, cfg.num_angle, cfg.num_depth
+    bb, ap = out.stage1.backbone, out.stage1.approach
+    assert bb.seed_xyz.shape == (1, Ns, 3) and bb.seed_features.shape == (1, Ns, cfg.backbone.seed_dim)
+    assert torch.equal(out.cloud[0, bb.seed_inds[0]], bb.seed_xyz[0])
+    assert ap.objectness.shape == (1, 2, Ns) and ap.view_score.shape == (1, Ns, V)
+    assert ap.top_view_inds.shape == (1, Ns) and ap.top_view_rot.shape == (1, Ns, 3, 3)
+    assert torch.equal(ap.top_view_inds, ap.view_score.argmax(-1))
+    for t in (out.stage2.score, out.stage2.angle_cls, out.stage2.width, out.stage2.tolerance):
+        assert t.shape == (1, A, Ns, D) and torch.isfinite(t).all()
+
+
+def test_paper_config_matches_reference_state_dict():
+    ref = json.loads((DATA / "graspnet_baseline_state_dict.json").read_text())["entries"]
+    ours = [[k, list(v.shape)] for k, v in GraspNet(paper()).state_dict().items()]
+    assert ours == ref
+
+
+def test_config_round_trip_and_errors():
+    for name in ("paper", "cpu", "reference"):
+        cfg = get_config(name)
+        assert config_from_dict(json.loads(json.dumps(config_to_dict(cfg)))) == cfg
+    with pytest.raises(ValueError, match="unknown model config"):
+        get_config("huge")
+    with pytest.raises(ValueError, match="unknown fields"):
+        config_from_dict({**config_to_dict(paper()), "colour": 1})
+    with pytest.raises(ValueError, match="num_points"):
+        dataclasses.replace(paper(), num_points=100)
+
+
+def test_decode_gives_proper_rotations_and_widths():
+    torch.manual_seed(0)
+    model = GraspNet(TINY).eval()
+    with torch.no_grad():
+        out = model(random_cloud(TINY.num_points))
+        out.stage2.width.mul_(0.3).add_(0.03)  # push some widths outside [0, 0.1]
+    dec = decode(out, TINY, objectness_threshold=0.0)[0]
+    g = dec.grasps
+    assert len(g) == TINY.num_seeds
+    R = g.rotations
+    assert np.allclose(R.transpose(0, 2, 1) @ R, np.eye(3), atol=1e-6)
+    assert np.allclose(np.linalg.det(R), 1.0, atol=1e-6)
+    assert (g.widths >= 0).all() and (g.widths <= 0.1).all()
+    assert set(np.round(g.depths, 3)) <= {0.01, 0.02, 0.03, 0.04}
+    # grasp point = seed, approach = -template view
+    seeds = out.stage1.seed_xyz[0].numpy()[dec.seed_index]
+    assert np.allclose(g.translations, seeds, atol=1e-6)
+    views = -out.stage1.approach.top_view_xyz[0].numpy()[dec.seed_index]
+    assert np.allclose(g.approaches, views / np.linalg.norm(views, axis=1, keepdims=True), atol=1e-5)
+
+
+def test_gaf_reranks_inside_score_bins():
+    scores = np.array([0.93, 0.88, 0.52, 0.47, 0.91, 0.12, 0.97])
+    tol = np.array([0.010, 0.040, 0.030, 0.000, 0.020, 0.050, 0.000])
+    # bins: 0.93, 0.88, 0.91 -> level 0.9; 0.97 -> 1.0; 0.52, 0.47 -> 0.5; 0.12 -> 0.1
+    assert score_bins(scores).tolist() == [8, 8, 4, 4, 8, 0, 9]
+    assert gaf_order(scores, tol).tolist() == [6, 1, 4, 0, 2, 3, 5]
+    new = gaf_rescore(scores, tol)
+    assert np.argsort(-new, kind="stable").tolist() == [6, 1, 4, 0, 2, 3, 5]
+    assert (score_bins(new) == score_bins(scores)).all()  # scores stay in their bins
+
+
+def _hand_table(obj_id, points, good_view, rng):
+    V, A, D = 300, 12, 4
+    mu = np.full((len(points), V, A, D), -1.0, dtype=np.float32)
+    mu[:, good_view, 3, 1] = 0.2
+    widths = np.full_like(mu, 0.05)
+    return ObjectGraspTable.from_arrays(obj_id, points, mu, widths)
+
+
+def test_view_matching_and_seed_assignment():
+    views = fibonacci_views(300)
+    idx, ok = match_views(np.eye(3), views, 5.0)
+    assert (idx == np.arange(300)).all() and ok.all()
+    # a 90 degree turn about z maps the lattice onto itself only approximately
+    Rz = np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1.0]])
+    idx, ok = match_views(Rz, views, 5.0)
+    rotated = views[idx] @ Rz.T
+    assert (np.einsum("ij,ij->i", rotated, views)[ok] >= np.cos(np.deg2rad(5))).all()
+    assert 0.2 < ok.mean() < 1.0
+    rng = np.random.default_rng(0)
+    pts = np.array([[0.0, 0.0, 0.0], [0.02, 0.0, 0.0]])
+    table = _hand_table(0, pts, good_view=7, rng=rng)
+    pose = np.eye(4)
+    pose[:3, 3] = (0, 0, 0.5)
+    cloud = np.array([[0, 0, 0.5], [0.02, 0.001, 0.5], [0.2, 0.2, 0.6], [0.05, 0.0, 0.5]], dtype=np.float32)
+    seg = np.array([1, 1, 0, 1])
+    frame = FrameLabels(cloud, seg, [table], pose[None])
+    a = assign_seeds(frame, cloud.astype(np.float64), np.arange(4), views, LabelConfig())
+    assert a.objectness.tolist() == [1, 1, 0, -1]  # matched, matched (1 mm), background, on object but 3 cm away
+    assert np.isclose(a.view_target[0, 7], 1.1 - 0.2) and a.view_target[0].sum() == pytest.approx(0.9)
+    assert not a.view_mask[2].any() and a.view_mask[0].all()
+
+
+def test_checkpoint_round_trip_and_mismatch(tmp_path):
+    torch.manual_seed(0)
+    model = GraspNet(TINY).eval()
+    path = save_checkpoint(tmp_path / "tiny.pt", model, step=7)
+    loaded = load_model(path)
+    assert loaded.cfg == TINY
+    x = random_cloud(TINY.num_points)
+    with torch.no_grad():
+        a, b = model(x), loaded(x)
+    assert torch.equal(a.stage2.score, b.stage2.score)
+    assert read_checkpoint(path)["step"] == 7
+    with pytest.raises(ValueError, match="shape mismatches.*sa1.mlp_module.layer0.conv.weight"):
+        load_model(path, config=get_config("cpu"))
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable weights-only torch checkpoint"):
+        load_model(bad)
+    torch.save({"weights": 1}, tmp_path / "odd.pt")
+    with pytest.raises(ValueError, match="no 'model_state_dict'"):
+        load_model(tmp_path / "odd.pt")
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "missing.pt")
+
+
+def test_reference_style_checkpoint_loads_with_reference_config(tmp_path):
+    sd = GraspNet(paper()).state_dict()
+    torch.save({"epoch": 18, "model_state_dict": sd, "optimizer_state_dict": {}}, tmp_path / "checkpoint-rs.tar")
+    model = load_model(tmp_path / "checkpoint-rs.tar")
+    assert model.cfg.name == "reference" and model.cfg.score_target == "log"
+    sd.pop("grasp_generator.tolerance.conv3.bias")
+    torch.save({"model_state_dict": sd}, tmp_path / "broken.tar")
+    with pytest.raises(ValueError, match="missing entries.*tolerance.conv3.bias"):
+        load_model(tmp_path / "broken.tar")
+
+
+def test_detector_bad_input():
+    det = GraspDetector(GraspNet(TINY))
+    with pytest.raises(ValueError, match="empty"):
+        det.detect(np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="no finite points"):
+        det.detect(np.full((500, 3), np.nan))
+    with pytest.raises(ValueError, match=r"\(M, 3\)"):
+        det.detect(np.zeros((10, 2)))
+    with pytest.raises(ValueError, match="needs at least 128"):
+        det.detect(np.random.default_rng(0).random((100, 3)) * 0.2 + [0, 0, 0.5])
+    # NaNs mixed into a good cloud are dropped; the result is a valid GraspGroup
+    pts = np.random.default_rng(1).random((3000, 3)) * 0.3 + [0, 0, 0.5]
+    pts[::7] = np.nan
+    res = det.detect(pts)
+    assert isinstance(res.grasps, GraspGroup) and res.stats["points_after_preprocessing"] < 3000
+    assert set(res.timings) >= {"preprocess", "network", "decode", "gaf", "collision", "nms", "total"}
+
+
+def test_baseline_finds_force_closure_grasps_on_boxes(scene):
+    pts, _ = scene.cloud()
+    pts = pts[np.linalg.norm(pts - scene.T_cam_table[:3, 3], axis=1) < 0.3]
+    res = GraspDetector(None).detect(pts)
+    assert res.detector == "baseline" and len(res.grasps) >= 10
+    top = res.grasps[:10]
+    labels = np.full(10, -1.0)
+    for pose, mesh in zip(scene.poses, scene.meshes):
+        lab = force_closure_labels(top.transform(np.linalg.inv(pose)), MeshRaycaster.from_trimesh(mesh))
+        labels = np.where(lab > 0, np.where(labels > 0, np.minimum(labels, lab), lab), labels)
+    assert (labels > 0).sum() >= 4, labels
+
+
+def test_loss_decreases_when_overfitting_one_frame(toy_frame, tmp_path):
+    torch.manual_seed(0)
+    cfg = get_config("cpu")
+    label_cfg = LabelConfig(match_radius=0.015)  # the toy labels are sparse (16 points per box)
+    source = StaticFrames([toy_frame], voxel_size=0.005)
+    fixed = source.get(0, cfg.num_points, np.random.default_rng(123))
+    model = GraspNet(cfg).train()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = train_step(model, [fixed], None, label_cfg=label_cfg).scalars()
+    assert first["positive_seeds"] >= 10 and first["stage2_seeds"] >= 3
+    history = [train_step(model, [fixed], opt, label_cfg=label_cfg).scalars() for _ in range(15)]
+    last = train_step(model, [fixed], None, label_cfg=label_cfg).scalars()
+    for key in ("objectness", "view"):
+        assert last[key] < 0.5 * first[key], (key, first[key], last[key])
+    early = np.mean([h["total"] for h in history[:3]])
+    late = np.mean([h["total"] for h in history[-3:]])
+    assert late < 0.7 * early, (early, late)
+    assert last["total"] < 0.7 * first["total"]
+
+
+def test_train_writes_checkpoints_and_resumes(toy_frame, tmp_path):
+    from graspnet_ros.model.train import TrainConfig, train
+
+    source = StaticFrames([toy_frame], voxel_size=0.005)
+    cfg = TrainConfig(steps=3, batch_size=1, checkpoint_every=2, log_every=1)
+    r1 = train(source, TINY, cfg, tmp_path, resume=True, progress=False, command="test")
+    assert r1["steps_run"] == 3 and np.isfinite(r1["last_loss"])
+    assert read_checkpoint(tmp_path / "last.pt")["step"] == 3
+    r2 = train(source, TINY, dataclasses.replace(cfg, steps=5), tmp_path, resume=True, progress=False)
+    assert r2["steps_run"] == 2  # continued from step 3
+    log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in log] == [1, 2, 3, 4, 5]
+    assert {"objectness", "view", "angle", "score", "width", "tolerance", "lr"} <= set(log[0])
+    assert json.loads((tmp_path / "train_config.json").read_text())["resumed_from_step"] == 3
+    assert load_model(tmp_path / "model.pt").cfg == TINY
+    with pytest.raises(ValueError, match="differs"):
+        train(source, get_config("cpu"), cfg, tmp_path, resume=True, progress=False)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_channels_last_mlp_equals_reference_convolutions(training):
+    """SharedMLP and the heads compute what the reference's Conv2d/Conv1d +
+    BatchNorm + ReLU stacks compute (batch statistics in training, folded
+    running statistics in eval)."""
+    from graspnet_ros.model.backbone import SharedMLP
+    from graspnet_ros.model.heads import OperationNet
+
+    torch.manual_seed(0)
+    mlp = SharedMLP((5, 8, 4))
+    for _ in range(5):  # move the running statistics away from their defaults
+        mlp.train()(torch.randn(40, 5) * 3 + 1)
+    mlp.train(training)
+    x = torch.randn(2, 5, 6, 7)  # reference layout (B, C, M, K)
+    ours = mlp(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+    ref = x
+    for layer in mlp.children():
+        ref = torch.relu(layer.bn.bn(layer.conv(ref)))
+    assert torch.allclose(ours, ref, atol=1e-5)
+    op = OperationNet(12, 16, (8, 8))
+    for _ in range(3):
+        op.train()(torch.randn(2, 5, 4, 16) + 0.5)
+    op.train(training)
+    feats = torch.randn(2, 5, 4, 16)  # (B, Ns, D, C)
+    score, cls, width = op(feats)
+    flat = feats.permute(0, 3, 1, 2).reshape(2, 16, 20)  # reference: (B, C, Ns * D)
+    r = torch.relu(op.bn1(op.conv1(flat)))
+    r = torch.relu(op.bn2(op.conv2(r)))
+    r = op.conv3(r).view(2, 36, 5, 4)
+    assert torch.allclose(torch.cat([score, cls, width], 1), r, atol=1e-5)

@@ -1,0 +1,169 @@
+"""Point ops of graspnet_ros.model against their naive twins (float64), with gradient checks."""
+
+import numpy as np
+import pytest
+import torch
+
+from graspnet_ros.grasp import rotation_from_approach
+from graspnet_ros.model import pointops as po
+from graspnet_ros.model.cylinder import (cylinder_group, cylinder_query, cylinder_query_naive,
+                                         viewpoint_to_rotation)
+
+
+@pytest.fixture
+def gen():
+    return torch.Generator().manual_seed(0)
+
+
+def rand(gen, *shape, dtype=torch.float64):
+    return torch.rand(*shape, generator=gen, dtype=dtype)
+
+
+def test_fps_torch_matches_naive(gen):
+    xyz = rand(gen, 2, 60, 3)
+    ref = po.farthest_point_sample_naive(xyz, 12)
+    assert torch.equal(po.farthest_point_sample(xyz, 12, backend="torch"), ref)
+    assert (ref[:, 0] == 0).all()
+    assert all(len(set(r.tolist())) == 12 for r in ref)
+
+
+def test_fps_fpsample_matches_naive(gen):
+    xyz = rand(gen, 2, 200, 3, dtype=torch.float32)
+    ref = po.farthest_point_sample_naive(xyz, 20)
+    assert torch.equal(po.farthest_point_sample(xyz, 20, backend="fpsample"), ref)
+
+
+def test_fps_prefix_property(gen):
+    # the backbone relies on it: FPS of the first n FPS samples is arange(m)
+    xyz = rand(gen, 1, 300, 3)
+    first = po.farthest_point_sample(xyz, 64, backend="torch")
+    again = po.farthest_point_sample(po.gather_points(xyz, first), 32, backend="torch")
+    assert torch.equal(again[0], torch.arange(32))
+
+
+def test_fps_bad_count(gen):
+    with pytest.raises(ValueError, match="cannot sample"):
+        po.farthest_point_sample(rand(gen, 1, 5, 3), 6)
+
+
+def test_first_k():
+    mask = torch.tensor([[0, 1, 0, 1, 1, 1], [0, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0]], dtype=torch.bool)
+    idx, count = po.first_k(mask, 3)
+    assert idx.tolist() == [[1, 3, 4], [0, 0, 0], [2, 2, 2]]
+    assert count.tolist() == [3, 0, 1]
+
+
+def test_ball_query_matches_naive(gen):
+    xyz = rand(gen, 2, 80, 3)
+    centers = torch.cat([po.gather_points(xyz, torch.tensor([[0, 5, 9], [1, 2, 3]])),
+                         torch.full((2, 1, 3), 5.0, dtype=torch.float64)], dim=1)  # last centre: no neighbour
+    got = po.ball_query(xyz, centers, 0.3, 8)
+    assert torch.equal(got, po.ball_query_naive(xyz, centers, 0.3, 8))
+    assert (got[:, -1] == 0).all()
+
+
+def test_group_points_matches_naive_and_gradcheck(gen):
+    feats = rand(gen, 2, 4, 10).requires_grad_()
+    idx = torch.randint(0, 10, (2, 3, 5), generator=gen)
+    assert torch.allclose(po.group_points(feats, idx), po.group_points_naive(feats, idx))
+    assert torch.autograd.gradcheck(lambda f: po.group_points(f, idx), (feats,))
+    cl = po.group_points_cl(feats.transpose(1, 2), idx)
+    assert torch.allclose(cl.permute(0, 3, 1, 2), po.group_points(feats, idx))
+
+
+def test_query_and_group_layout(gen):
+    xyz = rand(gen, 1, 50, 3)
+    feats = rand(gen, 1, 2, 50)
+    centers = xyz[:, :4]
+    out = po.query_and_group(xyz, centers, feats, 0.4, 6, normalize_xyz=True)
+    assert out.shape == (1, 5, 4, 6)
+    assert out[:, :3].abs().max() < 1.0  # relative coordinates divided by the radius
+    cl = po.query_and_group_cl(xyz, centers, feats.transpose(1, 2), 0.4, 6)
+    assert torch.allclose(cl.permute(0, 3, 1, 2), out)
+
+
+def test_three_nn_matches_naive(gen):
+    unknown, known = rand(gen, 2, 15, 3), rand(gen, 2, 9, 3)
+    d, i = po.three_nn(unknown, known)
+    dn, iN = po.three_nn_naive(unknown, known)
+    assert torch.equal(i, iN)
+    assert torch.allclose(d, dn)
+
+
+def test_three_interpolate_matches_naive_and_gradcheck(gen):
+    feats = rand(gen, 2, 3, 7).requires_grad_()
+    unknown, known = rand(gen, 2, 5, 3), rand(gen, 2, 7, 3)
+    dist, idx = po.three_nn(unknown, known)
+    w = po.interpolation_weights(dist).requires_grad_()
+    assert torch.allclose(w.sum(-1), torch.ones(2, 5, dtype=torch.float64))
+    assert torch.allclose(po.three_interpolate(feats, idx, w), po.three_interpolate_naive(feats, idx, w))
+    assert torch.autograd.gradcheck(lambda f, ww: po.three_interpolate(f, idx, ww), (feats, w))
+    assert torch.allclose(po.three_interpolate_cl(feats.transpose(1, 2), idx, w).transpose(1, 2),
+                          po.three_interpolate(feats, idx, w))
+
+
+def test_viewpoint_rotation_equals_core():
+    rng = np.random.default_rng(1)
+    approach = np.concatenate([rng.normal(size=(20, 3)), [[0, 0, 1.0], [0, 0, -2.0]]])
+    angle = rng.uniform(0, np.pi, len(approach))
+    ours = viewpoint_to_rotation(torch.from_numpy(approach), torch.from_numpy(angle)).numpy()
+    assert np.allclose(ours, rotation_from_approach(approach, angle), atol=1e-12)
+
+
+def _random_frames(gen, B, M):
+    approach = torch.randn(B, M, 3, generator=gen, dtype=torch.float64)
+    angle = rand(gen, B, M) * np.pi
+    return viewpoint_to_rotation(approach, angle)
+
+
+def test_cylinder_query_matches_naive(gen):
+    xyz = rand(gen, 2, 120, 3) * 0.2
+    centers = xyz[:, :6]
+    rot = _random_frames(gen, 2, 6)
+    hmaxs = (0.01, 0.02, 0.04)
+    got = cylinder_query(xyz, centers, rot, 0.05, -0.02, hmaxs, 5)
+    assert got.shape == (2, 6, 3, 5)
+    assert torch.equal(got, cylinder_query_naive(xyz, centers, rot, 0.05, -0.02, hmaxs, 5))
+
+
+def test_cylinder_group_local_frame(gen):
+    xyz = rand(gen, 1, 400, 3) * 0.1
+    centers = xyz[:, :8]
+    rot = _random_frames(gen, 1, 8)
+    # few candidates: the shorter cylinders sample from the tallest one's first 8 members
+    idx = cylinder_query(xyz, centers, rot, 0.03, -0.02, (0.01, 0.03), 6, max_candidates=8)
+    local = cylinder_group(xyz, centers, rot, idx)
+    assert local.shape == (1, 8, 2, 6, 3)
+    for d, hmax in enumerate((0.01, 0.03)):
+        loc = local[:, :, d]
+        inside = (loc[..., 1] ** 2 + loc[..., 2] ** 2 < 0.03 ** 2) & (loc[..., 0] > -0.02) & (loc[..., 0] < hmax)
+        assert inside.all()
+    p = xyz[0, idx[0, 3, 1, 2]]
+    assert torch.allclose(local[0, 3, 1, 2], rot[0, 3].T @ (p - centers[0, 3]))
+
+
+def test_kdtree_searches_match_exact_when_pools_suffice(gen):
+    xyz = rand(gen, 2, 300, 3, dtype=torch.float32) * 0.2
+    centers = xyz[:, :10]
+    assert torch.equal(po.ball_query_kdtree(xyz, centers, 0.05, 8, pool=300), po.ball_query(xyz, centers, 0.05, 8))
+    rot = _random_frames(gen, 2, 10).float()
+    from graspnet_ros.model.cylinder import cylinder_query_kdtree
+
+    hmaxs = (0.01, 0.02, 0.03, 0.04)
+    assert torch.equal(cylinder_query_kdtree(xyz, centers, rot, 0.05, -0.02, hmaxs, 6, pool=300),
+                       cylinder_query(xyz, centers, rot, 0.05, -0.02, hmaxs, 6))
+    # small pools: still only points inside the ball
+    idx = po.ball_query_kdtree(xyz, centers, 0.05, 8, pool=10)
+    d = (po.group_points_cl(xyz, idx) - centers.unsqueeze(2)).norm(dim=-1)
+    assert (d < 0.05).all()
+
+
+def test_bucket_fps_spreads_points(gen):
+    xyz = rand(gen, 1, 2000, 3, dtype=torch.float32)
+    idx = po.farthest_point_sample(xyz, 64, backend="bucket")
+    assert len(set(idx[0].tolist())) == 64
+    pts = po.gather_points(xyz, idx)[0]
+    d = torch.cdist(pts, pts) + torch.eye(64) * 10
+    exact = po.gather_points(xyz, po.farthest_point_sample(xyz, 64, backend="fpsample"))[0]
+    de = torch.cdist(exact, exact) + torch.eye(64) * 10
+    assert d.min() > 0.5 * de.min()  # coverage close to exact FPS
