@@ -7,7 +7,9 @@
 # Installs the generated C libraries into VENV/lib and the Python module
 # graspnet_ros.msg into VENV's site-packages; the Python sources are used in
 # place from this repository (graspnet_ros/__init__.py extends __path__ so the
-# two halves import as one package). Idempotent: a re-run with unchanged
+# two halves import as one package). When the environment has no tf2_msgs
+# (no ROS distribution: there is no wheel), the vendored one-message package
+# third_party/tf2_msgs (TFMessage, for /tf and /tf_static) is built first. Idempotent: a re-run with unchanged
 # msg/, CMakeLists.txt, package.xml and this script only checks the import.
 set -euo pipefail
 
@@ -43,7 +45,8 @@ from graspnet_ros.msg import Grasp, GraspArray, DatasetFrame
 from graspnet_ros.srv import DetectGrasps
 from graspnet_ros.action import ExecuteGrasp
 from graspnet_ros.grasp import GraspGroup
-for t in (Grasp, GraspArray, DatasetFrame, DetectGrasps.Request, ExecuteGrasp.Goal):
+from tf2_msgs.msg import TFMessage
+for t in (Grasp, GraspArray, DatasetFrame, DetectGrasps.Request, ExecuteGrasp.Goal, TFMessage()):
     type(t).__import_type_support__()
     assert type(t)._TYPE_SUPPORT is not None, t
 '
@@ -91,6 +94,28 @@ if ((${#bad[@]})); then
   fi
 fi
 
+export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" PATH="$VENV/bin:$PATH"
+
+# -- tf2_msgs (TFMessage) when the environment has none ----------------------
+# A real tf2_msgs (ROS distribution, or an overlay on AMENT_PREFIX_PATH) wins;
+# only a missing or previously vendored one is (re)built.
+mkdir -p "$VENV/build"
+TF2_SHARE="$VENV/share/tf2_msgs/package.xml"
+if ! py -c 'import tf2_msgs.msg' 2>/dev/null || grep -q "vendored by graspnet_ros" "$TF2_SHARE" 2>/dev/null; then
+  TF2_BUILD="$VENV/build/graspnet_ros_tf2_msgs"
+  log "building the vendored tf2_msgs (TFMessage) into $VENV"
+  if [[ -f "$TF2_BUILD/CMakeCache.txt" ]] &&
+    ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$REPO/third_party/tf2_msgs" "$TF2_BUILD/CMakeCache.txt"; then
+    rm -rf "$TF2_BUILD"
+  fi
+  (unset _ROS_WHEELS_BOOTSTRAP_COMPLETE
+   cmake -S "$REPO/third_party/tf2_msgs" -B "$TF2_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+     -DCMAKE_PREFIX_PATH="$VENV" -DCMAKE_INSTALL_PREFIX="$VENV" -DBUILD_TESTING=OFF \
+     -DPython3_EXECUTABLE="$PY" && cmake --build "$TF2_BUILD" && cmake --install "$TF2_BUILD") \
+    >"$TF2_BUILD.log" 2>&1 ||
+    { tail -n 40 "$TF2_BUILD.log" >&2; die "building tf2_msgs failed (full log: $TF2_BUILD.log)"; }
+fi
+
 # -- configure, build, install ----------------------------------------------
 # A build dir configured from another source tree cannot be reused.
 if [[ -f "$BUILD/CMakeCache.txt" ]] &&
@@ -98,7 +123,6 @@ if [[ -f "$BUILD/CMakeCache.txt" ]] &&
   rm -rf "$BUILD"
 fi
 mkdir -p "$VENV/build"
-export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" PATH="$VENV/bin:$PATH"
 unset _ROS_WHEELS_BOOTSTRAP_COMPLETE
 log "configuring in $BUILD"
 cmake -S "$REPO" -B "$BUILD" -G Ninja \

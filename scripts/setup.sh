@@ -41,13 +41,16 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     say "creating virtualenv $VENV with $PYTHON"
     "$PYTHON" -m venv "$VENV" || die "could not create $VENV (apt-get install python3-venv?)"
 fi
-req_hash="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-ros-build.txt" "$ROOT/setup.py" | sha256sum | cut -c1-16)"
+req_hash="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-ros-build.txt" "$ROOT/requirements-nodeps.txt" \
+    "$ROOT/setup.py" | sha256sum | cut -c1-16)"
 stamp="$VENV/.graspnet_ros_requirements"
 if [[ "$(cat "$stamp" 2>/dev/null)" != "$req_hash" ]]; then
     say "installing pinned Python packages (first run: several minutes)"
     "$VENV/bin/python" -m pip install -q --upgrade pip >&2
     "$VENV/bin/python" -m pip install -q -r "$ROOT/requirements.txt" -r "$ROOT/requirements-ros-build.txt" >&2 \
         || die "pip install failed (see above)"
+    "$VENV/bin/python" -m pip install -q --no-deps -r "$ROOT/requirements-nodeps.txt" >&2 \
+        || die "pip install --no-deps -r requirements-nodeps.txt failed (see above)"
     # compat mode: a .pth path entry, so the rosidl-generated graspnet_ros/msg in
     # site-packages merges with the source package (see graspnet_ros/__init__.py)
     "$VENV/bin/python" -m pip install -q --no-deps -e "$ROOT" --config-settings editable_mode=compat >&2 \

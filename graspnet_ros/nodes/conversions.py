@@ -1,6 +1,18 @@
-"""Conversions between :class:`~graspnet_ros.grasp.GraspGroup` and ``graspnet_ros/GraspArray``.
+"""Typed message <-> numpy conversions (the package's ``tf2_geometry_msgs``).
 
-Each ``Grasp.pose`` is the pose of the GraspNet gripper frame (x = approach,
+* grasps: :class:`~graspnet_ros.grasp.GraspGroup` <-> ``graspnet_ros/GraspArray``;
+* point clouds: (N, 3) or organised (H, W, 3) float32 metres, optional RGB
+  <-> ``sensor_msgs/PointCloud2`` (any float32/float64 x, y, z layout read,
+  x y z [rgb] float32 written);
+* images: colour (rgb8, bgr8, rgba8, bgra8, mono8 in; rgb8/bgr8 out) and depth
+  (``16UC1`` millimetres or ``32FC1`` metres) <-> numpy arrays;
+* ``sensor_msgs/CameraInfo`` <-> :class:`~graspnet_ros.cameras.base.CameraIntrinsics`;
+* ``Pose`` / ``PoseStamped`` / ``Transform`` / ``TransformStamped`` <-> 4x4 matrices.
+
+Every reader raises ValueError naming the problem (wrong encoding, missing
+field, inconsistent sizes) so nodes can log it and carry on.
+
+Grasps: each ``Grasp.pose`` is the pose of the GraspNet gripper frame (x = approach,
 y = jaw closing axis, z = finger height; origin = grasp point, metres) in the
 frame named by ``GraspArray.header.frame_id``, which maps to and from
 ``GraspGroup.frame_id``. Rotations are converted in one vectorised call;
@@ -13,18 +25,28 @@ poses are float64 and survive unchanged up to quaternion round-off.
 
 from __future__ import annotations
 
+import array
 from typing import Any
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Point, Pose, Quaternion
+from geometry_msgs.msg import (Point, Pose, PoseStamped, Quaternion, Transform, TransformStamped,
+                               Vector3)
 from scipy.spatial.transform import Rotation
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
+from graspnet_ros.cameras.base import CameraIntrinsics
 from graspnet_ros.grasp import GraspGroup
 from graspnet_ros.msg import Grasp, GraspArray
 
-__all__ = ["grasp_group_to_msg", "msg_to_grasp_group", "msg_to_tolerances"]
+__all__ = ["grasp_group_to_msg", "msg_to_grasp_group", "msg_to_tolerances",
+           "cloud_to_msg", "msg_to_cloud", "cloud_fields",
+           "color_to_msg", "msg_to_color", "depth_to_msg", "msg_to_depth",
+           "intrinsics_to_camera_info", "camera_info_to_intrinsics",
+           "matrix_to_pose", "pose_to_matrix", "matrix_to_pose_stamped",
+           "matrix_to_transform", "transform_to_matrix", "matrix_to_transform_stamped",
+           "stamp_to_seconds", "seconds_to_stamp"]
 
 
 def _to_time_msg(stamp: Any) -> Time:
@@ -106,3 +128,343 @@ def msg_to_grasp_group(msg: GraspArray) -> GraspGroup:
 def msg_to_tolerances(msg: GraspArray) -> np.ndarray:
     """(N,) GAF tolerances of a ``GraspArray`` in metres (0 = unknown)."""
     return np.array([g.tolerance for g in msg.grasps], dtype=np.float64)
+
+
+# --------------------------------------------------------------------------
+# time
+# --------------------------------------------------------------------------
+
+def seconds_to_stamp(seconds: float) -> Time:
+    """``builtin_interfaces/Time`` from seconds (>= 0), rounded to the nanosecond."""
+    ns = int(round(float(seconds) * 1e9))
+    if ns < 0:
+        raise ValueError(f"stamp must be >= 0 s, got {seconds}")
+    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+def stamp_to_seconds(stamp: Time) -> float:
+    """Seconds of a ``builtin_interfaces/Time``."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def _header(frame_id: str, stamp: Any) -> Header:
+    if isinstance(stamp, (int, float, np.floating)):
+        stamp = seconds_to_stamp(float(stamp))
+    return Header(stamp=_to_time_msg(stamp), frame_id=frame_id)
+
+
+def _bytes_field(arr: np.ndarray) -> array.array:
+    """A uint8 message field from a contiguous numpy array (one copy)."""
+    buf = array.array("B")
+    buf.frombytes(np.ascontiguousarray(arr).view(np.uint8).reshape(-1))
+    return buf
+
+
+# --------------------------------------------------------------------------
+# PointCloud2
+# --------------------------------------------------------------------------
+
+# PointField datatype -> numpy dtype (little endian)
+_POINTFIELD_DTYPES = {
+    PointField.INT8: np.dtype("i1"), PointField.UINT8: np.dtype("u1"),
+    PointField.INT16: np.dtype("<i2"), PointField.UINT16: np.dtype("<u2"),
+    PointField.INT32: np.dtype("<i4"), PointField.UINT32: np.dtype("<u4"),
+    PointField.FLOAT32: np.dtype("<f4"), PointField.FLOAT64: np.dtype("<f8"),
+}
+
+
+def cloud_fields(msg: PointCloud2) -> dict[str, tuple[int, np.dtype]]:
+    """Field name -> (byte offset, numpy dtype) of a PointCloud2 (count-1 fields only)."""
+    out = {}
+    for f in msg.fields:
+        if f.datatype not in _POINTFIELD_DTYPES:
+            raise ValueError(f"PointCloud2 field '{f.name}' has unknown datatype {f.datatype}")
+        if f.count == 1:
+            out[f.name] = (f.offset, _POINTFIELD_DTYPES[f.datatype])
+    return out
+
+
+def cloud_to_msg(points: np.ndarray, frame_id: str, stamp: Any = None,
+                 colors: np.ndarray | None = None) -> PointCloud2:
+    """``PointCloud2`` from points in metres.
+
+    points: (N, 3) (unorganised: height 1) or (H, W, 3) (organised; NaN marks
+    pixels without data) in ``frame_id``. colors: optional uint8 RGB of the
+    same leading shape, packed into a float32 ``rgb`` field as 0x00RRGGBB
+    (the PCL / realsense2_camera convention). Fields x, y, z float32 at
+    offsets 0, 4, 8 (+ rgb at 12); little endian; ``is_dense`` is False when
+    any coordinate is non-finite. stamp: Time, rclpy Time, seconds or None.
+    """
+    pts = np.asarray(points)
+    if pts.ndim not in (2, 3) or pts.shape[-1] != 3:
+        raise ValueError(f"points must be (N, 3) or (H, W, 3), got {pts.shape}")
+    height, width = (1, pts.shape[0]) if pts.ndim == 2 else pts.shape[:2]
+    n = height * width
+    names = ["x", "y", "z"] + (["rgb"] if colors is not None else [])
+    rec = np.empty(n, dtype=np.dtype({"names": names, "formats": ["<f4"] * len(names)}))
+    flat = pts.reshape(n, 3).astype(np.float32, copy=False)
+    rec["x"], rec["y"], rec["z"] = flat[:, 0], flat[:, 1], flat[:, 2]
+    if colors is not None:
+        col = np.asarray(colors)
+        if col.shape != pts.shape or col.dtype != np.uint8:
+            raise ValueError(f"colors must be uint8 with the points' shape {pts.shape}, "
+                             f"got {col.shape} {col.dtype}")
+        c = col.reshape(n, 3).astype(np.uint32)
+        rec["rgb"] = ((c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2]).view(np.float32)
+    msg = PointCloud2(header=_header(frame_id, stamp), height=height, width=width,
+                      is_bigendian=False, point_step=rec.dtype.itemsize,
+                      row_step=rec.dtype.itemsize * width,
+                      is_dense=bool(np.isfinite(flat).all()))
+    msg.fields = [PointField(name=nm, offset=4 * i, datatype=PointField.FLOAT32, count=1)
+                  for i, nm in enumerate(names)]
+    msg.data = _bytes_field(rec)
+    return msg
+
+
+def _cloud_records(msg: PointCloud2, needed: list[str]) -> tuple[np.ndarray, dict]:
+    """(H, W) structured view over the message's points with the ``needed`` fields."""
+    if msg.is_bigendian:
+        raise ValueError("big-endian PointCloud2 is not supported; publish little-endian data")
+    fields = cloud_fields(msg)
+    h, w, step = int(msg.height), int(msg.width), int(msg.point_step)
+    if h * w == 0:
+        return np.zeros((h, w), dtype=np.dtype([])), fields
+    missing = [f for f in needed if f not in fields]
+    if missing:
+        raise ValueError(f"PointCloud2 has no field(s) {missing} (fields: {sorted(fields)}); "
+                         "the detector needs x, y, z coordinates in metres")
+    row_step = int(msg.row_step)
+    if step <= 0 or row_step < w * step:
+        raise ValueError(f"PointCloud2 point_step {step} / row_step {row_step} too small "
+                         f"for width {w}")
+    for name in needed:
+        off, dt = fields[name]
+        if off + dt.itemsize > step:
+            raise ValueError(f"PointCloud2 field '{name}' (offset {off}) lies outside point_step {step}")
+    raw = np.frombuffer(msg.data, dtype=np.uint8)
+    if raw.size < h * row_step:
+        raise ValueError(f"PointCloud2 data has {raw.size} bytes, expected {h * row_step} "
+                         f"({h} rows x row_step {row_step})")
+    rows = raw[:h * row_step].reshape(h, row_step)[:, :w * step]
+    dtype = np.dtype({"names": needed, "formats": [fields[n][1] for n in needed],
+                      "offsets": [fields[n][0] for n in needed], "itemsize": step})
+    return np.ascontiguousarray(rows).view(dtype).reshape(h, w), fields
+
+
+def msg_to_cloud(msg: PointCloud2, organised: bool = False,
+                 with_colors: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Points (float32 metres, in ``msg.header.frame_id``) and optional RGB of a PointCloud2.
+
+    organised=False: (N, 3) finite points only (NaN/inf rows dropped);
+    organised=True: (height, width, 3) as stored, NaN kept. with_colors reads
+    an ``rgb`` or ``rgba`` field (float32 or uint32, 0x00RRGGBB) into uint8
+    RGB of matching shape; ValueError if there is none. Any x, y, z field
+    layout (offsets, padding, extra fields, float64) is accepted.
+    """
+    needed = ["x", "y", "z"]
+    if with_colors:
+        names = {f.name for f in msg.fields}
+        color_name = "rgb" if "rgb" in names else "rgba" if "rgba" in names else None
+        if color_name is None:
+            raise ValueError(f"PointCloud2 has no rgb/rgba field (fields: {sorted(names)})")
+        needed.append(color_name)
+    rec, fields = _cloud_records(msg, needed)
+    h, w = rec.shape
+    if h * w == 0:
+        needed = needed[:3]
+    pts = np.empty((h, w, 3), dtype=np.float32)
+    if h * w:
+        pts[..., 0], pts[..., 1], pts[..., 2] = rec["x"], rec["y"], rec["z"]
+    colors = None
+    if with_colors:
+        if h * w:
+            packed = np.ascontiguousarray(rec[needed[3]]).view(np.uint32) \
+                if fields[needed[3]][1].itemsize == 4 else rec[needed[3]].astype(np.uint32)
+            colors = np.stack([(packed >> 16) & 0xFF, (packed >> 8) & 0xFF, packed & 0xFF],
+                              axis=-1).astype(np.uint8)
+        else:
+            colors = np.zeros((h, w, 3), dtype=np.uint8)
+    if organised:
+        return pts, colors
+    flat = pts.reshape(-1, 3)
+    keep = np.isfinite(flat).all(axis=1)
+    return flat[keep], (colors.reshape(-1, 3)[keep] if colors is not None else None)
+
+
+# --------------------------------------------------------------------------
+# Image
+# --------------------------------------------------------------------------
+
+_COLOR_IN = {"rgb8": (3, [0, 1, 2]), "bgr8": (3, [2, 1, 0]), "rgba8": (4, [0, 1, 2]),
+             "bgra8": (4, [2, 1, 0]), "mono8": (1, [0, 0, 0])}
+_DEPTH_IN = {"16UC1": np.dtype("u2"), "mono16": np.dtype("u2"), "32FC1": np.dtype("f4")}
+
+
+def _image_pixels(msg: Image, dtype: np.dtype, channels: int) -> np.ndarray:
+    """(H, W, C) view of an Image's pixels honouring step padding and endianness."""
+    h, w = int(msg.height), int(msg.width)
+    dt = np.dtype(dtype).newbyteorder(">" if msg.is_bigendian else "<")
+    row = w * channels * dt.itemsize
+    step = int(msg.step)
+    if step < row:
+        raise ValueError(f"Image step {step} is smaller than width x pixel size ({row} bytes)")
+    raw = np.frombuffer(msg.data, dtype=np.uint8)
+    if raw.size < h * step:
+        raise ValueError(f"Image data has {raw.size} bytes, expected {h * step} ({h} rows x step {step})")
+    rows = raw[:h * step].reshape(h, step)[:, :row]
+    return np.ascontiguousarray(rows).view(dt).reshape(h, w, channels).astype(dt.newbyteorder("="))
+
+
+def color_to_msg(rgb: np.ndarray, frame_id: str, stamp: Any = None,
+                 encoding: str = "rgb8") -> Image:
+    """``Image`` from an (H, W, 3) uint8 RGB array, encoded as ``rgb8`` or ``bgr8``."""
+    img = np.asarray(rgb)
+    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        raise ValueError(f"colour image must be (H, W, 3) uint8 RGB, got {img.shape} {img.dtype}")
+    if encoding not in ("rgb8", "bgr8"):
+        raise ValueError(f"colour encoding must be rgb8 or bgr8, got '{encoding}'")
+    data = img if encoding == "rgb8" else img[..., ::-1]
+    h, w = img.shape[:2]
+    return Image(header=_header(frame_id, stamp), height=h, width=w, encoding=encoding,
+                 is_bigendian=False, step=3 * w, data=_bytes_field(data))
+
+
+def msg_to_color(msg: Image) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of a colour ``Image`` (rgb8, bgr8, rgba8, bgra8 or mono8)."""
+    if msg.encoding not in _COLOR_IN:
+        raise ValueError(f"colour image encoding '{msg.encoding}' is not supported; "
+                         f"use one of {sorted(_COLOR_IN)}")
+    channels, order = _COLOR_IN[msg.encoding]
+    return np.ascontiguousarray(_image_pixels(msg, np.uint8, channels)[..., order])
+
+
+def depth_to_msg(depth: np.ndarray, frame_id: str, stamp: Any = None,
+                 encoding: str = "16UC1") -> Image:
+    """Depth ``Image`` from (H, W) metres (0 or non-finite = no data).
+
+    ``16UC1``: millimetres, rounded, 0 = no data, depths beyond 65.535 m
+    become 0. ``32FC1``: metres, NaN = no data (REP 118).
+    """
+    d = np.asarray(depth, dtype=np.float32)
+    if d.ndim != 2:
+        raise ValueError(f"depth image must be (H, W), got {d.shape}")
+    valid = np.isfinite(d) & (d > 0)
+    if encoding == "16UC1":
+        mm = np.where(valid, np.rint(d * 1000.0), 0.0)
+        data = np.where(mm <= 65535, mm, 0).astype("<u2")
+    elif encoding == "32FC1":
+        data = np.where(valid, d, np.float32(np.nan)).astype("<f4")
+    else:
+        raise ValueError(f"depth encoding must be 16UC1 (mm) or 32FC1 (m), got '{encoding}'")
+    h, w = d.shape
+    return Image(header=_header(frame_id, stamp), height=h, width=w, encoding=encoding,
+                 is_bigendian=False, step=w * data.itemsize, data=_bytes_field(data))
+
+
+def msg_to_depth(msg: Image) -> np.ndarray:
+    """(H, W) float32 metres of a depth ``Image`` (16UC1/mono16 mm or 32FC1 m); 0 = no data."""
+    if msg.encoding not in _DEPTH_IN:
+        raise ValueError(f"depth image encoding '{msg.encoding}' is not supported; "
+                         "use 16UC1 (millimetres) or 32FC1 (metres)")
+    raw = _image_pixels(msg, _DEPTH_IN[msg.encoding], 1)[..., 0]
+    if raw.dtype == np.uint16:
+        return raw.astype(np.float32) * np.float32(0.001)
+    return np.where(np.isfinite(raw) & (raw > 0), raw, 0.0).astype(np.float32)
+
+
+# --------------------------------------------------------------------------
+# CameraInfo
+# --------------------------------------------------------------------------
+
+def intrinsics_to_camera_info(intr: CameraIntrinsics, frame_id: str, stamp: Any = None) -> CameraInfo:
+    """``CameraInfo`` (plumb_bob) of rectified intrinsics: K, D, R = I, P = [K | 0]."""
+    K = intr.K
+    P = np.hstack([K, np.zeros((3, 1))])
+    return CameraInfo(header=_header(frame_id, stamp), height=intr.height, width=intr.width,
+                      distortion_model="plumb_bob", d=list(intr.distortion),
+                      k=K.ravel().tolist(), r=np.eye(3).ravel().tolist(), p=P.ravel().tolist())
+
+
+def camera_info_to_intrinsics(msg: CameraInfo) -> CameraIntrinsics:
+    """Intrinsics of a ``CameraInfo``: K (or P when K is all zero), size and distortion."""
+    K = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
+    if not K.any():
+        K = np.asarray(msg.p, dtype=np.float64).reshape(3, 4)[:, :3]
+    if not (K[0, 0] > 0 and K[1, 1] > 0):
+        raise ValueError("CameraInfo has no valid focal length in K or P (fx, fy must be > 0)")
+    return CameraIntrinsics.from_matrix(K, msg.width, msg.height, tuple(msg.d) or (0.0,) * 5)
+
+
+# --------------------------------------------------------------------------
+# Pose / Transform
+# --------------------------------------------------------------------------
+
+def _check_matrix(T: np.ndarray) -> np.ndarray:
+    T = np.asarray(T, dtype=np.float64)
+    if T.shape != (4, 4) or not np.isfinite(T).all():
+        raise ValueError(f"expected a finite 4x4 homogeneous matrix, got shape {T.shape}")
+    R = T[:3, :3]
+    if np.abs(R.T @ R - np.eye(3)).max() > 1e-5 or np.linalg.det(R) < 0:
+        raise ValueError("the 4x4 matrix's rotation block is not a proper rotation")
+    return T
+
+
+def _quat_xyzw(R: np.ndarray) -> np.ndarray:
+    return Rotation.from_matrix(R).as_quat()
+
+
+def _matrix(q: np.ndarray, t: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(q)
+    if not norm > 1e-9:
+        raise ValueError("orientation quaternion is zero or invalid")
+    T = np.eye(4)
+    T[:3, :3] = Rotation.from_quat(q / norm).as_matrix()
+    T[:3, 3] = t
+    return T
+
+
+def matrix_to_pose(T: np.ndarray) -> Pose:
+    """``geometry_msgs/Pose`` of a 4x4 rigid transform (metres)."""
+    T = _check_matrix(T)
+    q = _quat_xyzw(T[:3, :3])
+    return Pose(position=Point(x=float(T[0, 3]), y=float(T[1, 3]), z=float(T[2, 3])),
+                orientation=Quaternion(x=float(q[0]), y=float(q[1]), z=float(q[2]), w=float(q[3])))
+
+
+def pose_to_matrix(pose: Pose | PoseStamped) -> np.ndarray:
+    """4x4 matrix of a ``Pose`` or ``PoseStamped`` (quaternion normalised)."""
+    if isinstance(pose, PoseStamped):
+        pose = pose.pose
+    o, p = pose.orientation, pose.position
+    return _matrix(np.array([o.x, o.y, o.z, o.w]), np.array([p.x, p.y, p.z]))
+
+
+def matrix_to_pose_stamped(T: np.ndarray, frame_id: str, stamp: Any = None) -> PoseStamped:
+    """``PoseStamped`` of a 4x4 transform expressed in ``frame_id``."""
+    return PoseStamped(header=_header(frame_id, stamp), pose=matrix_to_pose(T))
+
+
+def matrix_to_transform(T: np.ndarray) -> Transform:
+    """``geometry_msgs/Transform`` of a 4x4 rigid transform."""
+    T = _check_matrix(T)
+    q = _quat_xyzw(T[:3, :3])
+    return Transform(translation=Vector3(x=float(T[0, 3]), y=float(T[1, 3]), z=float(T[2, 3])),
+                     rotation=Quaternion(x=float(q[0]), y=float(q[1]), z=float(q[2]), w=float(q[3])))
+
+
+def transform_to_matrix(tf: Transform | TransformStamped) -> np.ndarray:
+    """4x4 matrix of a ``Transform`` or ``TransformStamped`` (T_parent<-child)."""
+    if isinstance(tf, TransformStamped):
+        tf = tf.transform
+    r, t = tf.rotation, tf.translation
+    return _matrix(np.array([r.x, r.y, r.z, r.w]), np.array([t.x, t.y, t.z]))
+
+
+def matrix_to_transform_stamped(T: np.ndarray, parent_frame: str, child_frame: str,
+                                stamp: Any = None) -> TransformStamped:
+    """``TransformStamped`` T_parent<-child (pose of ``child_frame`` in ``parent_frame``)."""
+    if not parent_frame or not child_frame or parent_frame == child_frame:
+        raise ValueError(f"a transform needs two different, non-empty frame ids "
+                         f"(got '{parent_frame}' -> '{child_frame}')")
+    return TransformStamped(header=_header(parent_frame, stamp), child_frame_id=child_frame,
+                            transform=matrix_to_transform(T))

@@ -1,0 +1,12 @@
+"""Cameras behind one protocol (:mod:`.base`): synthetic, RealSense, Azure Kinect, dataset replay.
+
+ROS-free: the camera node (:mod:`graspnet_ros.nodes.camera_node`) turns
+:class:`~.base.CameraFrame` objects into messages. Build one with
+:func:`.factory.make_camera`.
+"""
+
+from .base import (CAMERA_MODELS, Camera, CameraError, CameraFrame, CameraIntrinsics, DeviceLost,
+                   EndOfStream, camera_model)
+
+__all__ = ["CAMERA_MODELS", "Camera", "CameraError", "CameraFrame", "CameraIntrinsics", "DeviceLost",
+           "EndOfStream", "camera_model"]

@@ -1,0 +1,215 @@
+"""grasp_detector_node: live grasp detection on a point cloud (or depth + CameraInfo).
+
+Subscribes ``camera/depth/color/points`` (PointCloud2) or, with
+``input: depth``, ``camera/aligned_depth_to_color/image_raw`` +
+``camera/aligned_depth_to_color/camera_info``; topic names are parameters and
+can also be remapped (realsense2_camera: ``/camera/camera/depth/color/points``;
+Azure Kinect driver: ``/points2`` or ``/depth_to_rgb/image_raw`` + ``/rgb/camera_info``).
+
+Publishes ``grasps`` (graspnet_ros/GraspArray, best first, in the input's
+frame), ``best_grasp`` (PoseStamped of the best grasp in the configured tool
+frame convention) and ``grasp_markers`` (MarkerArray); serves
+``detect_grasps`` (graspnet_ros/DetectGrasps).
+
+Latest-frame-wins: the subscription callback only drops the message into a
+one-element slot; a worker thread processes the newest message when it is
+free, so a slow detector skips frames instead of queueing them. Bad input is
+logged and answered with an empty GraspArray; the node stays up.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import PoseStamped
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import Header
+from visualization_msgs.msg import MarkerArray
+
+from ..cameras.geometry import depth_to_points
+from ..grasp import GraspGroup
+from ..msg import GraspArray
+from ..pipeline.cloud import Workspace
+from ..pipeline.detectors import DETECTOR_KINDS, make_detector
+from ..pipeline.latest import LatestSlot
+from ..pipeline.runner import DetectionPipeline, DetectionResult, PipelineConfig
+from ..srv import DetectGrasps
+from ..tool_frame import ToolFrame, grasp_to_tool_poses
+from . import conversions as cv
+from .markers import grasp_markers
+from .params import Param, declare_all
+
+PARAMETERS = [
+    Param("input", "cloud", "Input: cloud (PointCloud2) or depth (depth Image + CameraInfo)."),
+    Param("cloud_topic", "camera/depth/color/points", "PointCloud2 input topic (input: cloud)."),
+    Param("depth_topic", "camera/aligned_depth_to_color/image_raw",
+          "Depth image topic, 16UC1 mm or 32FC1 m (input: depth)."),
+    Param("camera_info_topic", "camera/aligned_depth_to_color/camera_info",
+          "CameraInfo of the depth image (input: depth)."),
+    Param("depth_stride", 1, "Use every n-th depth pixel in both directions (input: depth).", (1, 16)),
+    Param("detector", "auto", f"Detector: {' | '.join(DETECTOR_KINDS)} (auto: model if a checkpoint is "
+          "given, else the model-free baseline)."),
+    Param("checkpoint", "", "Network checkpoint file ('' = none)."),
+    Param("device", "cpu", "Torch device of the network."),
+    Param("workspace.lower", [-0.5, -0.5, 0.1], "Workspace box lower corner in the input frame (m)."),
+    Param("workspace.upper", [0.5, 0.5, 1.5], "Workspace box upper corner in the input frame (m)."),
+    Param("voxel_size", 0.005, "Voxel downsampling edge (m, 0 = off).", (0.0, 0.1)),
+    Param("max_points", 20000, "Points kept after downsampling (random subsample).", (100, 1000000)),
+    Param("max_input_points", 3000000, "Larger clouds are rejected with an error.", (1000, 100000000)),
+    Param("max_grasps", 50, "Grasps published after NMS (best first).", (1, 10000)),
+    Param("min_score", 0.0, "Grasps scoring below are dropped.", (-10.0, 10.0)),
+    Param("nms_translation", 0.03, "Pose-NMS distance threshold (m, 0 = no NMS).", (0.0, 1.0)),
+    Param("nms_rotation_deg", 30.0, "Pose-NMS angle threshold (degrees).", (0.0, 180.0)),
+    Param("tool_frame.convention", "z_approach", "best_grasp pose convention: graspnet | z_approach."),
+    Param("tool_frame.tcp_offset", 0.0, "Tool-frame origin behind the fingertip centre along the approach (m).",
+          (-1.0, 1.0)),
+    Param("markers.max", 20, "Grasps drawn in the MarkerArray.", (0, 1000)),
+    Param("markers.line_width", 0.003, "Marker line width (m).", (0.0001, 0.1)),
+    Param("seed", 0, "Seed of the random subsampling and of the model-free detector.", (0, 2**31 - 1)),
+]
+
+
+def pipeline_config(p: dict) -> PipelineConfig:
+    return PipelineConfig(workspace=Workspace.from_lists(p["workspace.lower"], p["workspace.upper"]),
+                          voxel_size=p["voxel_size"], max_points=p["max_points"],
+                          max_input_points=p["max_input_points"], max_grasps=p["max_grasps"],
+                          min_score=p["min_score"], nms_translation=p["nms_translation"],
+                          nms_rotation=float(np.deg2rad(p["nms_rotation_deg"])), seed=p["seed"])
+
+
+class GraspDetectorNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("grasp_detector_node", **kwargs)
+        self.p = p = declare_all(self, PARAMETERS)
+        if p["input"] not in ("cloud", "depth"):
+            raise ValueError(f"parameter input='{p['input']}' must be cloud or depth")
+        self.tool = ToolFrame.from_config({"convention": p["tool_frame.convention"],
+                                           "tcp_offset": p["tool_frame.tcp_offset"]})
+        detector = make_detector(p["detector"], p["checkpoint"] or None, p["device"], seed=p["seed"])
+        self.pipeline = DetectionPipeline(detector, pipeline_config(p))
+        self._lock = threading.Lock()  # one detection at a time (worker or service)
+        self.slot: LatestSlot = LatestSlot()
+        self.latest_input: PointCloud2 | Image | None = None
+        self.camera_info: CameraInfo | None = None
+        self.processed = 0
+        self.last_result: DetectionResult | None = None
+
+        self.pub_grasps = self.create_publisher(GraspArray, "grasps", 5)
+        self.pub_best = self.create_publisher(PoseStamped, "best_grasp", 5)
+        self.pub_markers = self.create_publisher(MarkerArray, "grasp_markers", 5)
+        qos = QoSProfile(depth=1)  # latest-frame-wins also at the DDS level
+        if p["input"] == "cloud":
+            self.create_subscription(PointCloud2, p["cloud_topic"], self._on_input, qos)
+        else:
+            self.create_subscription(Image, p["depth_topic"], self._on_input, qos)
+            self.create_subscription(CameraInfo, p["camera_info_topic"], self._on_info, qos)
+        self.create_service(DetectGrasps, "detect_grasps", self._on_detect,
+                            callback_group=MutuallyExclusiveCallbackGroup())
+        self._worker = threading.Thread(target=self._work, name="grasp_detector_worker", daemon=True)
+        self._worker.start()
+        topic = p["cloud_topic"] if p["input"] == "cloud" else p["depth_topic"]
+        self.get_logger().info(f"detector '{detector.name}' on {self.resolve_topic_name(topic)}")
+
+    # -- input ---------------------------------------------------------------
+    def _on_input(self, msg) -> None:
+        self.latest_input = msg
+        self.slot.put(msg)
+
+    def _on_info(self, msg: CameraInfo) -> None:
+        self.camera_info = msg
+
+    def points_of(self, msg) -> tuple[np.ndarray, Header]:
+        """Points (H, W, 3) as stored, NaN kept (metres, in msg.header.frame_id) of a cloud or
+        depth message; ValueError if the message is malformed."""
+        if isinstance(msg, PointCloud2):
+            pts, _ = cv.msg_to_cloud(msg, organised=True)
+            return pts, msg.header
+        if self.camera_info is None:
+            raise ValueError(f"no CameraInfo received on {self.p['camera_info_topic']} yet")
+        intr = cv.camera_info_to_intrinsics(self.camera_info)
+        depth = cv.msg_to_depth(msg)
+        s = int(self.p["depth_stride"])
+        return depth_to_points(depth, intr)[::s, ::s], msg.header
+
+    # -- processing ------------------------------------------------------------
+    def detect(self, msg, max_grasps: int = 0) -> tuple[GraspGroup, Header, str]:
+        """Run the pipeline on one message: (grasps, header, error message or '')."""
+        header = msg.header
+        t0 = time.perf_counter()
+        try:
+            points, header = self.points_of(msg)
+            with self._lock:
+                result = self.pipeline.process(points, header.frame_id)
+        except ValueError as exc:
+            self.get_logger().error(f"bad input on frame '{header.frame_id}': {exc}")
+            return GraspGroup(frame_id=header.frame_id), header, str(exc)
+        except Exception as exc:  # the detector failed: keep the node alive
+            self.get_logger().error(f"detection failed: {type(exc).__name__}: {exc}")
+            return GraspGroup(frame_id=header.frame_id), header, f"detection failed: {exc}"
+        self.last_result = result
+        grasps = result.grasps if max_grasps <= 0 else result.grasps.top_k(max_grasps)
+        t = result.timings
+        stages = ", ".join(f"{k} {v * 1000:.0f}" for k, v in t.items() if k != "total")
+        best = f", best {grasps.scores[0]:.2f}" if len(grasps) else ""
+        self.get_logger().info(
+            f"{len(grasps)} grasps{best} from {result.num_input} points ({result.num_used} used) in "
+            f"{(time.perf_counter() - t0) * 1000:.0f} ms [{stages} ms]")
+        return grasps, header, ""
+
+    def publish(self, grasps: GraspGroup, header: Header) -> None:
+        self.pub_grasps.publish(cv.grasp_group_to_msg(grasps, header.stamp))
+        if len(grasps):
+            T = grasp_to_tool_poses(grasps[:1], self.tool)[0]
+            self.pub_best.publish(cv.matrix_to_pose_stamped(T, grasps.frame_id, header.stamp))
+        self.pub_markers.publish(grasp_markers(grasps[: self.p["markers.max"]], header,
+                                               self.p["markers.line_width"]))
+
+    def _work(self) -> None:
+        while rclpy.ok(context=self.context) and not self.slot.closed:
+            msg = self.slot.take(timeout=0.2)
+            if msg is None:
+                continue
+            grasps, header, _ = self.detect(msg)
+            try:
+                self.publish(grasps, header)
+            except Exception as exc:  # context shut down while publishing
+                if rclpy.ok(context=self.context):
+                    self.get_logger().error(f"publishing failed: {exc}")
+            self.processed += 1
+
+    # -- service -----------------------------------------------------------------
+    def _on_detect(self, request: DetectGrasps.Request, response: DetectGrasps.Response):
+        cloud = request.cloud
+        msg = cloud if cloud.width * cloud.height > 0 else self.latest_input
+        if msg is None:
+            response.success = False
+            response.message = "empty request cloud and no input received yet on " + (
+                self.p["cloud_topic"] if self.p["input"] == "cloud" else self.p["depth_topic"])
+            response.grasps = GraspArray(header=cloud.header)
+            return response
+        grasps, header, error = self.detect(msg, max(0, int(request.max_grasps)))
+        response.success = not error
+        response.message = error
+        response.grasps = cv.grasp_group_to_msg(grasps, header.stamp)
+        return response
+
+    def destroy_node(self) -> None:
+        self.slot.close()
+        self._worker.join(timeout=5.0)
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> None:
+    from .launcher import spin_nodes
+
+    spin_nodes([GraspDetectorNode], args)
+
+
+if __name__ == "__main__":
+    main()

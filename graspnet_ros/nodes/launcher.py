@@ -1,0 +1,232 @@
+"""Run the package's nodes in one process (one executor), from the launch file's YAML files.
+
+:func:`run_launch` is what ``graspnet-ros launch`` calls: it starts
+``camera_node`` (namespace ``camera``) and ``grasp_detector_node`` with the
+same parameter files and overrides as ``launch/grasp.launch.py``, plus a
+small monitor node that prints every GraspArray it receives and keeps the
+latest colour image, so that at the end a PNG with the latest grasps drawn
+on the colour image can be written. :func:`spin_nodes` is the ``main`` of
+each node executable.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+__all__ = ["default_config_dir", "node_cli_args", "LaunchSettings", "LaunchReport", "run_launch",
+           "spin_nodes", "CAMERA_NAMESPACE"]
+
+CAMERA_NAMESPACE = "camera"
+
+
+def default_config_dir() -> Path:
+    """``config/`` of the source tree when present, else the installed share directory."""
+    src = Path(__file__).resolve().parents[2] / "config"
+    if (src / "camera_node.yaml").is_file():
+        return src
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return Path(get_package_share_directory("graspnet_ros")) / "config"
+    except Exception:  # noqa: BLE001 - no ament index: report the source path
+        return src
+
+
+def _ros_value(value) -> str:
+    """A parameter value as ROS command-line YAML (``-p name:=value``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return str(value)
+
+
+def node_cli_args(params_file: Path | None, overrides: dict, namespace: str = "") -> list[str]:
+    """``--ros-args`` for one node: parameter file, ``-p`` overrides, namespace."""
+    args = ["--ros-args"]
+    if params_file is not None:
+        args += ["--params-file", str(params_file)]
+    for name, value in overrides.items():
+        args += ["-p", f"{name}:={_ros_value(value)}"]
+    if namespace:
+        args += ["-r", f"__ns:=/{namespace.strip('/')}"]
+    return args
+
+
+def ensure_loopback_default() -> None:
+    """Keep DDS on this machine unless the user chose otherwise."""
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+
+
+@dataclass
+class LaunchSettings:
+    camera_source: str = "synthetic"
+    camera_model: str = "realsense"
+    config_dir: Path | None = None
+    checkpoint: str = ""
+    duration: float = 10.0
+    out: Path | None = None
+    camera_overrides: dict = field(default_factory=dict)
+    detector_overrides: dict = field(default_factory=dict)
+    domain_id: int | None = None
+
+
+@dataclass
+class LaunchReport:
+    grasp_arrays: int = 0
+    nonempty: int = 0
+    frames: int = 0
+    best_score: float = float("nan")
+    picture: Path | None = None
+    last_grasps: object = None  # GraspGroup
+
+
+def _files(cfg_dir: Path) -> tuple[Path, Path]:
+    cam, det = cfg_dir / "camera_node.yaml", cfg_dir / "grasp_detector_node.yaml"
+    for f in (cam, det):
+        if not f.is_file():
+            raise FileNotFoundError(f"parameter file not found: {f} (--config-dir must hold "
+                                    "camera_node.yaml and grasp_detector_node.yaml)")
+    return cam, det
+
+
+def run_launch(s: LaunchSettings, echo: Callable[[str], None] = print) -> LaunchReport:
+    """Run camera + detector (+ monitor) for ``s.duration`` seconds; see the module docstring."""
+    ensure_loopback_default()
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.node import Node
+    from sensor_msgs.msg import CameraInfo, Image
+
+    from ..msg import GraspArray
+    from . import conversions as cv
+    from .camera_node import CameraNode
+    from .grasp_detector_node import GraspDetectorNode
+
+    cfg_dir = Path(s.config_dir) if s.config_dir else default_config_dir()
+    cam_yaml, det_yaml = _files(cfg_dir)
+    cam_over = {"source": s.camera_source, "camera_model": s.camera_model, **s.camera_overrides}
+    det_over = dict(s.detector_overrides)
+    if s.checkpoint:
+        det_over["checkpoint"] = s.checkpoint
+
+    ctx = Context()
+    init_kwargs = {"context": ctx, "args": []}
+    if s.domain_id is not None:
+        init_kwargs["domain_id"] = s.domain_id
+    rclpy.init(**init_kwargs)
+    report = LaunchReport()
+    nodes: list = []
+    executor = None
+    try:
+        nodes.append(CameraNode(context=ctx, cli_args=node_cli_args(cam_yaml, cam_over, CAMERA_NAMESPACE)))
+        nodes.append(GraspDetectorNode(context=ctx, cli_args=node_cli_args(det_yaml, det_over)))
+        monitor = Node("graspnet_launch_monitor", context=ctx)
+        nodes.append(monitor)
+        latest: dict = {}
+        lock = threading.Lock()
+
+        def on_grasps(msg: GraspArray) -> None:
+            g = cv.msg_to_grasp_group(msg)
+            with lock:
+                report.grasp_arrays += 1
+                if len(g):
+                    report.nonempty += 1
+                    report.best_score = float(g.scores[0])
+                    report.last_grasps = g
+                    latest["grasp_stamp"] = msg.header.stamp
+            if len(g):
+                p = g.translations[0]
+                echo(f"[{cv.stamp_to_seconds(msg.header.stamp):.3f}] {len(g)} grasps in "
+                     f"'{g.frame_id}': best score {g.scores[0]:.2f}, width {g.widths[0] * 100:.1f} cm "
+                     f"at ({p[0]:+.3f}, {p[1]:+.3f}, {p[2]:+.3f}) m")
+            else:
+                echo(f"[{cv.stamp_to_seconds(msg.header.stamp):.3f}] no grasps")
+
+        def on_color(msg: Image) -> None:
+            with lock:
+                latest.setdefault("images", {})[(msg.header.stamp.sec, msg.header.stamp.nanosec)] = msg
+                imgs = latest["images"]
+                while len(imgs) > 30:
+                    imgs.pop(next(iter(imgs)))
+                report.frames += 1
+
+        def on_info(msg: CameraInfo) -> None:
+            latest["info"] = msg
+
+        ns = f"/{CAMERA_NAMESPACE}"
+        monitor.create_subscription(GraspArray, "/grasps", on_grasps, 10)
+        monitor.create_subscription(Image, f"{ns}/color/image_raw", on_color, 5)
+        monitor.create_subscription(CameraInfo, f"{ns}/color/camera_info", on_info, 5)
+
+        executor = MultiThreadedExecutor(num_threads=4, context=ctx)
+        for n in nodes:
+            executor.add_node(n)
+        echo(f"graspnet-ros launch: camera '{s.camera_source}' ({s.camera_model}) + grasp detector "
+             f"'{nodes[1].pipeline.detector.name}', config {cfg_dir}, for {s.duration:.0f} s")
+        deadline = time.monotonic() + s.duration
+        while rclpy.ok(context=ctx) and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.1)
+        if s.out is not None:
+            report.picture = _write_picture(s.out, latest, report, lock)
+            if report.picture:
+                echo(f"picture: {report.picture}")
+    finally:
+        if executor is not None:
+            executor.shutdown(timeout_sec=5.0)
+        for n in reversed(nodes):
+            n.destroy_node()
+        rclpy.try_shutdown(context=ctx)
+    echo(f"received {report.grasp_arrays} grasp arrays ({report.nonempty} with grasps) "
+         f"for {report.frames} camera frames")
+    return report
+
+
+def _write_picture(out: Path, latest: dict, report: LaunchReport, lock) -> Path | None:
+    """PNG of the latest grasps on the colour image with the same stamp (or the newest image)."""
+    from ..viz.image_overlay import draw_grasps, write_png
+    from . import conversions as cv
+
+    with lock:
+        images = dict(latest.get("images", {}))
+        info = latest.get("info")
+        grasps = report.last_grasps
+        stamp = latest.get("grasp_stamp")
+    if not images or info is None:
+        return None
+    key = (stamp.sec, stamp.nanosec) if stamp is not None else None
+    msg = images.get(key) or images[list(images)[-1]]
+    rgb = cv.msg_to_color(msg)
+    intr = cv.camera_info_to_intrinsics(info)
+    from ..grasp import GraspGroup
+
+    g = grasps if grasps is not None else GraspGroup()
+    caption = (f"{len(g)} grasps, best score {g.scores[0]:.2f}" if len(g) else "no grasps")
+    return write_png(out, draw_grasps(rgb, g, intr, caption=caption))
+
+
+def spin_nodes(node_classes: Sequence[type], args: list[str] | None = None) -> None:
+    """``main`` of a node executable: init, create the nodes, spin until Ctrl-C."""
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+
+    rclpy.init(args=args)
+    nodes = []
+    try:
+        nodes = [cls() for cls in node_classes]
+        executor = MultiThreadedExecutor()
+        for n in nodes:
+            executor.add_node(n)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        for n in nodes:
+            n.destroy_node()
+        rclpy.try_shutdown()

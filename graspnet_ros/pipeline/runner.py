@@ -1,0 +1,106 @@
+"""One detection pass: prepare the cloud, detect, NMS, keep the best (ROS-free)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..grasp import GraspGroup
+from .cloud import Workspace, crop, finite_points, random_subsample, voxel_downsample
+from .detectors import Detector
+
+__all__ = ["PipelineConfig", "DetectionPipeline", "DetectionResult"]
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Settings of :class:`DetectionPipeline` (metres, radians).
+
+    workspace: crop box in the cloud's frame. voxel_size: downsampling cube
+    edge (0 = off). max_points: random subsample cap after downsampling.
+    max_input_points: larger clouds are rejected (protects the node).
+    max_grasps: grasps kept after NMS. min_score: lower bound on scores.
+    nms_translation / nms_rotation: pose-NMS thresholds (0 = no NMS).
+    """
+
+    workspace: Workspace = Workspace((-0.5, -0.5, 0.1), (0.5, 0.5, 1.5))
+    voxel_size: float = 0.005
+    max_points: int = 20000
+    max_input_points: int = 3_000_000
+    max_grasps: int = 50
+    min_score: float = 0.0
+    nms_translation: float = 0.03
+    nms_rotation: float = float(np.deg2rad(30.0))
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.voxel_size < 0 or self.max_points < 0 or self.max_grasps < 0:
+            raise ValueError("voxel_size, max_points and max_grasps must be >= 0")
+        if self.max_input_points <= 0:
+            raise ValueError("max_input_points must be > 0")
+
+
+@dataclass
+class DetectionResult:
+    grasps: GraspGroup
+    timings: dict[str, float] = field(default_factory=dict)
+    num_input: int = 0
+    num_used: int = 0
+
+
+class DetectionPipeline:
+    """``process(points, frame_id)`` -> :class:`DetectionResult`.
+
+    Bad input raises ValueError with the reason (empty cloud, no finite
+    point, too many points, nothing left in the workspace); callers log it
+    and publish an empty result.
+    """
+
+    def __init__(self, detector: Detector, config: PipelineConfig = PipelineConfig()) -> None:
+        self.detector = detector
+        self.config = config
+
+    def prepare(self, points: np.ndarray) -> np.ndarray:
+        """Finite, cropped, downsampled, capped (M, 3) float32 points."""
+        cfg = self.config
+        p = np.asarray(points)
+        if p.size == 0:
+            raise ValueError("empty point cloud")
+        if p.shape[-1] != 3:
+            raise ValueError(f"points must be (..., 3), got {p.shape}")
+        n = p.size // 3
+        if n > cfg.max_input_points:
+            raise ValueError(f"cloud has {n} points, more than max_input_points = "
+                             f"{cfg.max_input_points}; downsample at the source or raise the limit")
+        p = finite_points(p)
+        if len(p) == 0:
+            raise ValueError(f"no finite point in the cloud ({n} points, all NaN or infinite)")
+        p = crop(p, cfg.workspace)
+        if len(p) == 0:
+            raise ValueError(f"no point inside the workspace {list(cfg.workspace.lower)} .. "
+                             f"{list(cfg.workspace.upper)} m (is the cloud in metres and the frame right?)")
+        p = voxel_downsample(p, cfg.voxel_size)
+        return random_subsample(p, cfg.max_points, cfg.seed)
+
+    def process(self, points: np.ndarray, frame_id: str) -> DetectionResult:
+        cfg = self.config
+        t_all = time.perf_counter()
+        n_in = int(np.asarray(points).size // 3)
+        p = self.prepare(points)
+        timings = {"prepare": time.perf_counter() - t_all}
+        t0 = time.perf_counter()
+        grasps, det_timings = self.detector.detect(p, frame_id)
+        timings.update({f"detect.{k}": v for k, v in det_timings.items()})
+        timings["detect"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        grasps.frame_id = frame_id
+        if len(grasps):
+            grasps = grasps.filter(grasps.scores >= cfg.min_score)
+        if len(grasps) and cfg.nms_translation > 0:
+            grasps = grasps.nms(cfg.nms_translation, cfg.nms_rotation)
+        grasps = grasps.top_k(cfg.max_grasps)
+        timings["nms"] = time.perf_counter() - t0
+        timings["total"] = time.perf_counter() - t_all
+        return DetectionResult(grasps, timings, n_in, len(p))
