@@ -1,0 +1,282 @@
+"""Generate a synthetic GraspNet-1Billion root from a preset: objects, scenes, labels.
+
+Steps, each resumable (finished work is skipped on a re-run):
+
+1. objects: ``models/%03d/`` of every object the preset uses (``objects.py``);
+2. scenes: settled, rendered and written (``synthetic/scenes.py``), in
+   ``workers`` processes;
+3. annotation: grasp labels, tolerance labels and scene collision labels
+   through ``graspnet_ros.annotation`` with the preset's settings.
+
+``synthetic.yaml`` at the root records the preset and seed; a root is only
+ever extended with the same seed, so every scene stays a function of
+``(seed, scene_id)``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .layout import Layout, split_of_scene
+from .objects import get_spec, object_complete, write_object
+from .presets import Preset, get_preset
+from .synthetic.scenes import SceneStats, generate_scene
+
+INFO_FILE = "synthetic.yaml"
+
+
+@dataclass
+class GenerateReport:
+    preset: str
+    root: Path
+    objects_written: int = 0
+    objects_skipped: int = 0
+    scenes: list[SceneStats] = field(default_factory=list)
+    seconds_objects: float = 0.0
+    seconds_scenes: float = 0.0
+    seconds_annotation: float = 0.0
+
+    def summary(self) -> str:
+        done = [s for s in self.scenes if not s.skipped]
+        frames = sum(s.frames for s in done)
+        render = sum(s.render_seconds for s in done)
+        lines = [f"root {self.root} (preset {self.preset})",
+                 f"objects: {self.objects_written} written, {self.objects_skipped} already there "
+                 f"({self.seconds_objects:.1f} s)",
+                 f"scenes: {len(done)} written, {len(self.scenes) - len(done)} already complete; "
+                 f"{frames} frames ({self.seconds_scenes:.1f} s"
+                 + (f", {frames / render:.2f} frames/s rendered per process)" if render else ")"),
+                 f"annotation: {self.seconds_annotation:.1f} s"]
+        return "\n".join(lines)
+
+
+def _object_job(args: tuple[str, int]) -> tuple[int, bool, float]:
+    root, obj_id = args
+    t0 = time.perf_counter()
+    written = write_object(Layout(root), get_spec(obj_id))
+    return obj_id, written, time.perf_counter() - t0
+
+
+def _scene_job(args: tuple) -> SceneStats:
+    root, scene_id, pool, per_scene, frames, cameras, seed = args
+    return generate_scene(root, scene_id, pool, per_scene, frames, cameras, seed)
+
+
+def _run(fn: Callable, jobs: list, workers: int) -> Iterable:
+    """Results of ``fn`` over ``jobs`` (in completion order), in ``workers`` spawned processes."""
+    if workers <= 1 or len(jobs) <= 1:
+        yield from map(fn, jobs)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(min(workers, len(jobs))) as pool:
+        yield from pool.imap_unordered(fn, jobs)
+
+
+def check_info(root: Path, preset: Preset, seed: int) -> None:
+    """Write ``synthetic.yaml`` on first use; refuse a root made with another
+    seed, or one holding scenes this generator did not make (a real dataset:
+    regenerating an incomplete scene deletes it first)."""
+    path = root / INFO_FILE
+    if not path.is_file() and Layout(root).scenes():
+        raise ValueError(f"{root} holds scenes but no {INFO_FILE}: it is not a synthetic root made by "
+                         "this generator (a real dataset?); choose an empty or new --root")
+    if path.is_file():
+        info = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if int(info.get("seed", seed)) != seed:
+            raise ValueError(f"{root} was generated with seed {info.get('seed')}, not {seed}; "
+                             "use the same --seed or another --root")
+        if info.get("preset") == preset.name:
+            return
+    root.mkdir(parents=True, exist_ok=True)
+    info = {"generator": "graspnet_ros.dataset.generate", "preset": preset.name, "seed": seed,
+            "objects": preset.obj_ids, "scenes": list(preset.scenes),
+            "frames_per_camera": {"train": preset.frames_per_camera, "test": preset.test_frames},
+            "cameras": list(preset.cameras), "annotation": preset.annotation}
+    tmp = path.with_name(f".{INFO_FILE}.{os.getpid()}.tmp")
+    tmp.write_text(yaml.safe_dump(info, sort_keys=False), encoding="utf-8")
+    tmp.replace(path)
+
+
+def generate_objects(root: str | Path, obj_ids: list[int], workers: int = 1,
+                     log: Callable[[str], None] = print) -> tuple[int, int]:
+    """Write the model files of ``obj_ids``; returns (written, skipped)."""
+    layout = Layout(root)
+    todo = [(str(root), i) for i in obj_ids if not object_complete(layout, i)]
+    for obj_id, written, seconds in _run(_object_job, todo, workers):
+        log(f"object {obj_id:03d} ({get_spec(obj_id).name}): {seconds:.1f} s")
+    return len(todo), len(obj_ids) - len(todo)
+
+
+def generate_scenes(root: str | Path, preset: Preset, seed: int, workers: int = 1,
+                    scene_ids: list[int] | None = None, log: Callable[[str], None] = print) -> list[SceneStats]:
+    """Generate the preset's scenes (or ``scene_ids``); complete scenes are skipped."""
+    ids = list(preset.scenes if scene_ids is None else scene_ids)
+    jobs = [(str(root), s, tuple(preset.pool(s)), preset.objects_per_scene, preset.num_frames(s),
+             tuple(preset.cameras), seed) for s in ids]
+    stats = []
+    for st in _run(_scene_job, jobs, workers):
+        stats.append(st)
+        if st.skipped:
+            log(f"scene {st.scene_id:04d}: complete, skipped")
+        else:
+            log(f"scene {st.scene_id:04d} ({split_of_scene(st.scene_id)}): {len(st.obj_ids)} objects, "
+                f"{st.frames} frames; settle {st.settle_seconds:.1f} s, render {st.render_seconds:.1f} s, "
+                f"write {st.write_seconds:.1f} s")
+    return sorted(stats, key=lambda s: s.scene_id)
+
+
+def annotate(root: str | Path, preset: Preset, workers: int = 1) -> float:
+    """Object and scene labels through ``graspnet_ros.annotation``; returns seconds."""
+    try:
+        from graspnet_ros.annotation import AnnotationSettings, annotate_objects, annotate_scenes
+    except ImportError as exc:
+        raise ImportError(
+            f"annotation step: graspnet_ros.annotation is not available ({exc}). Objects and scenes "
+            f"under {root} are complete; re-run the same command once the annotation module is "
+            "installed, or pass --no-annotate to skip labels.") from exc
+    t0 = time.perf_counter()
+    settings = AnnotationSettings(**preset.annotation)
+    annotate_objects(root, preset.obj_ids, settings, workers=workers)
+    annotate_scenes(root, list(preset.scenes), settings, workers=workers)
+    return time.perf_counter() - t0
+
+
+def generate(root: str | Path, preset: str | Preset, workers: int = 1, seed: int = 0,
+             annotate_labels: bool = True, log: Callable[[str], None] = print) -> GenerateReport:
+    """Generate (or complete) a synthetic dataset root; see the module docstring."""
+    preset = get_preset(preset) if isinstance(preset, str) else preset.check()
+    if workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {workers}")
+    root = Path(root)
+    check_info(root, preset, seed)
+    report = GenerateReport(preset.name, root)
+    t0 = time.perf_counter()
+    report.objects_written, report.objects_skipped = generate_objects(root, preset.obj_ids, workers, log)
+    t1 = time.perf_counter()
+    report.scenes = generate_scenes(root, preset, seed, workers, log=log)
+    t2 = time.perf_counter()
+    report.seconds_objects, report.seconds_scenes = t1 - t0, t2 - t1
+    if annotate_labels:
+        report.seconds_annotation = annotate(root, preset, workers)
+    return report
+
+
+# ---------------------------------------------------------------------------
+# checking a root
+
+
+@dataclass
+class CheckReport:
+    root: Path
+    scenes: int = 0
+    frames: int = 0
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _check_frame(layout: Layout, scene: int, cam: str, ann: int, obj_ids: list[int], cam_pose: np.ndarray,
+                 cam0_objs: dict[int, np.ndarray], K: np.ndarray) -> list[str]:
+    import cv2
+
+    from .annotations_xml import read_annotations
+    from .meta import read_meta
+
+    where = f"scene {scene} {cam} frame {ann}"
+    out = []
+    rgb = cv2.imread(str(layout.frame_file(scene, cam, "rgb", ann)), cv2.IMREAD_UNCHANGED)
+    depth = cv2.imread(str(layout.frame_file(scene, cam, "depth", ann)), cv2.IMREAD_UNCHANGED)
+    label = cv2.imread(str(layout.frame_file(scene, cam, "label", ann)), cv2.IMREAD_UNCHANGED)
+    if rgb is None or depth is None or label is None:
+        return [f"{where}: unreadable rgb/depth/label PNG"]
+    if depth.dtype != np.uint16 or label.dtype != np.uint8 or rgb.ndim != 3:
+        out.append(f"{where}: depth must be uint16, label uint8, rgb 3 channels")
+    if not (rgb.shape[:2] == depth.shape == label.shape):
+        out.append(f"{where}: image sizes differ")
+    extra = set(np.unique(label).tolist()) - {0} - {i + 1 for i in obj_ids}
+    if extra:
+        out.append(f"{where}: label values {sorted(extra)} are not object ids + 1 of this scene")
+    meta = read_meta(layout.frame_file(scene, cam, "meta", ann))
+    anns = read_annotations(layout.frame_file(scene, cam, "annotations", ann))
+    if list(meta.obj_ids) != obj_ids or [a.obj_id for a in anns] != obj_ids:
+        out.append(f"{where}: meta/annotation objects differ from object_id_list.txt")
+        return out
+    if not np.allclose(meta.intrinsics, K):
+        out.append(f"{where}: meta intrinsics differ from camK.npy")
+    for a, p in zip(anns, meta.poses):
+        if not np.allclose(a.pose, p, atol=1e-5):
+            out.append(f"{where}: object {a.obj_id}: annotation and meta poses differ")
+        expect = np.linalg.inv(cam_pose) @ cam0_objs[a.obj_id]
+        if not np.allclose(a.pose, expect, atol=1e-5):
+            out.append(f"{where}: object {a.obj_id}: pose is not inv(camera_pose) @ frame-0 pose")
+    return out
+
+
+def check_root(root: str | Path, deep: bool = False) -> CheckReport:
+    """Check a dataset root's files: presence and shapes, and with ``deep``
+    every frame's images, meta and annotations for consistency."""
+    from .annotations_xml import read_annotations
+
+    layout = Layout(root)
+    report = CheckReport(Path(root))
+    if not layout.root.is_dir():
+        raise FileNotFoundError(f"dataset root not found: {root}")
+    scenes = layout.scenes()
+    if not scenes:
+        report.problems.append(f"no scenes under {layout.root / 'scenes'}")
+    used: set[int] = set()
+    for scene in scenes:
+        report.scenes += 1
+        id_list = layout.object_id_list(scene)
+        if not id_list.is_file():
+            report.problems.append(f"scene {scene}: no object_id_list.txt (incomplete scene)")
+            continue
+        obj_ids = [int(v) for v in id_list.read_text().split()]
+        used |= set(obj_ids)
+        if not layout.collision_label(scene).is_file():
+            report.warnings.append(f"scene {scene}: no collision labels")
+        for cam in ("realsense", "kinect"):
+            if not layout.camera_dir(scene, cam).is_dir():
+                report.problems.append(f"scene {scene}: no {cam} folder")
+                continue
+            try:
+                K = np.load(layout.camK(scene, cam))
+                poses = np.load(layout.camera_poses(scene, cam))
+                cam0 = np.load(layout.cam0_wrt_table(scene, cam))
+            except (OSError, ValueError) as exc:
+                report.problems.append(f"scene {scene} {cam}: camK/camera_poses/cam0_wrt_table unreadable ({exc})")
+                continue
+            if K.shape != (3, 3) or poses.ndim != 3 or poses.shape[1:] != (4, 4) or cam0.shape != (4, 4):
+                report.problems.append(f"scene {scene} {cam}: camK (3,3), camera_poses (n,4,4), "
+                                       "cam0_wrt_table (4,4) expected")
+                continue
+            if not np.allclose(poses[0], np.eye(4), atol=1e-9):
+                report.problems.append(f"scene {scene} {cam}: camera_poses[0] is not the identity")
+            for ann in range(len(poses)):
+                report.frames += 1
+                missing = [k for k in ("rgb", "depth", "label", "meta", "annotations")
+                           if not layout.frame_file(scene, cam, k, ann).is_file()]
+                if missing:
+                    report.problems.append(f"scene {scene} {cam} frame {ann}: missing {missing}")
+            if deep and not any(p.startswith(f"scene {scene} {cam}") for p in report.problems):
+                cam0_objs = {a.obj_id: a.pose for a in
+                             read_annotations(layout.frame_file(scene, cam, "annotations", 0))}
+                for ann in range(len(poses)):
+                    report.problems += _check_frame(layout, scene, cam, ann, obj_ids, poses[ann], cam0_objs, K)
+    for obj_id in sorted(used):
+        if not layout.model_ply(obj_id).is_file():
+            report.problems.append(f"object {obj_id}: models/{obj_id:03d}/nontextured.ply missing")
+        if not layout.grasp_label(obj_id).is_file():
+            report.warnings.append(f"object {obj_id}: no grasp labels")
+    return report
