@@ -14,6 +14,8 @@ bash "$ROOT/scripts/setup.sh"
 export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
 export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-$(( ($$ % 100) + 1 ))}"
 export ROS_LOG_DIR="${ROS_LOG_DIR:-$(mktemp -d -t graspnet_ros_log.XXXXXX)}"
+# Open3D's OpenMP threads must not spin between calls (they starve numpy's BLAS).
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 cd "$ROOT"
 

@@ -7,4 +7,4 @@ job. Modules import their heavy dependencies inside ``func`` so that
 
 #: Module names under graspnet_ros.commands, in help order.
 COMMANDS = ("demo", "data", "eval", "train", "detect", "launch", "calibrate", "markers",
-            "trials", "bag", "evaluate_bag")
+            "trials", "bag", "evaluate_bag", "run")
