@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up (idempotent) and run a graspnet_ros job inside the project virtualenv.
-#   scripts/run.sh demo [args]   the main job on its embedded default
+#   scripts/run.sh run [args]    the main job on its embedded default (camera -> detector -> arm)
+#   scripts/run.sh demo [args]   the grasp-geometry demo (force-closure labels on one mesh)
 #   scripts/run.sh test [args]   the test suite (pytest)
 #   scripts/run.sh bench NAME    a benchmark from bench/
 #   scripts/run.sh <cmd> [args]  any `graspnet-ros` sub-command
@@ -19,7 +20,7 @@ export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 cd "$ROOT"
 
-cmd="${1:-demo}"
+cmd="${1:-run}"
 shift || true
 case "$cmd" in
     test)  exec "$VENV/bin/python" -m pytest "$@" ;;
