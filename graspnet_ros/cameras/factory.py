@@ -26,13 +26,22 @@ def make_camera(source: str, settings: Mapping[str, Any], frame_id: str,
     if source == "synthetic":
         from .synthetic import SyntheticCamera
 
+        num_objects, seed = int(s.get("synthetic.num_objects", 5)), int(s.get("synthetic.seed", 0))
+        kind = str(s.get("synthetic.scene", "generator"))
+        if kind == "generator":  # settled objects from the package's dataset generator
+            from ..loop import DatasetScene
+
+            scene = DatasetScene(num_objects, seed) if num_objects > 0 else None
+        elif kind == "boxes":  # boxes and cylinders, no physics: fastest start
+            scene = None
+        else:
+            raise ValueError(f"unknown synthetic.scene '{kind}'; use generator or boxes")
         return SyntheticCamera(model=s.get("camera_model", "realsense"),
                                scale=float(s.get("synthetic.scale", 0.5)),
                                T_world_optical=T_world_optical,
-                               num_objects=int(s.get("synthetic.num_objects", 5)),
-                               seed=int(s.get("synthetic.seed", 0)),
+                               num_objects=num_objects, seed=seed,
                                depth_noise=float(s.get("synthetic.depth_noise", 0.0)),
-                               frame_id=frame_id)
+                               frame_id=frame_id, scene=scene)
     if source == "realsense":
         from .realsense import RealSenseCamera
 

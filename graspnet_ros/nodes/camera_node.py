@@ -43,6 +43,8 @@ PARAMETERS = [
     Param("mount.xyz", [0.0, -0.30, 0.45], "Camera link position in the parent frame (m)."),
     Param("mount.rpy", [0.0, 0.95, 1.5708], "Camera link roll, pitch, yaw in the parent frame (rad, fixed axes)."),
     Param("mount.calibration_file", "", "YAML with the calibrated mount (overrides xyz/rpy; see docs/nodes.md)."),
+    Param("synthetic.scene", "generator", "Synthetic scene: generator (objects settled by the dataset "
+          "generator's physics) or boxes (primitives, fastest start)."),
     Param("synthetic.scale", 0.5, "Synthetic image size as a fraction of 1280x720.", (0.05, 2.0)),
     Param("synthetic.num_objects", 5, "Objects on the synthetic table.", (0, 30)),
     Param("synthetic.seed", 0, "Seed of the synthetic scene layout and noise.", (0, 2**31 - 1)),
