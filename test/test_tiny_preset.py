@@ -1,0 +1,82 @@
+"""End to end on the ``tiny`` preset: generate -> check -> read -> re-evaluate.
+
+One module-scoped root (about a minute on this machine): the generator's
+objects, MuJoCo-settled scenes, rendered frames and the annotation pipeline's
+labels, read back through the reader exactly as a user's real root would be.
+"""
+
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+
+from graspnet_ros.dataset.check import check_root
+from graspnet_ros.dataset.generate import generate
+from graspnet_ros.dataset.layout import Layout
+from graspnet_ros.dataset.presets import get_preset
+from graspnet_ros.dataset.reader import GraspNetDataset, frame_point_cloud
+from graspnet_ros.force_closure import ANNOTATION_MUS, MeshRaycaster, force_closure_labels
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    generate(root, "tiny", workers=1, seed=0, log=lambda *_: None)
+    return root
+
+
+def test_root_is_complete_and_well_formed(tiny_root):
+    preset = get_preset("tiny")
+    report = check_root(tiny_root, deep=True)
+    assert report.ok, report.format()
+    layout = Layout(tiny_root)
+    assert layout.scenes() == sorted(preset.scenes)
+    v, a, d = preset.annotation["num_views"], preset.annotation.get("num_angles", 12), \
+        preset.annotation.get("num_depths", 4)
+    for obj_id in preset.obj_ids:
+        with np.load(layout.grasp_label(obj_id)) as z:
+            np_ = len(z["points"])
+            assert z["points"].dtype == np.float32 and z["points"].shape == (np_, 3)
+            assert z["offsets"].shape == (np_, v, a, d, 3) and z["offsets"].dtype == np.float32
+            assert z["scores"].shape == (np_, v, a, d) and z["collision"].dtype == bool
+            assert (z["scores"] > 0).any()
+        assert np.load(layout.tolerance_label(obj_id)).shape == (np_, v, a, d)
+
+
+@pytest.mark.parametrize("camera", ["realsense", "kinect"])
+def test_cloud_lies_on_the_posed_meshes(tiny_root, camera):
+    ds = GraspNetDataset(tiny_root, camera=camera)
+    scene = ds.scene_ids()[0]
+    frame = ds.frame(scene, 1)
+    cloud = frame_point_cloud(frame, mask_objects=True)
+    surface = np.concatenate([
+        ds.model_mesh(i).sample(20000) @ frame.object_pose(i)[:3, :3].T + frame.object_pose(i)[:3, 3]
+        for i in frame.object_ids])
+    dist, _ = cKDTree(surface).query(cloud)
+    assert len(cloud) > 500
+    assert np.median(dist) < 0.004  # depth noise of the camera models is a few millimetres here
+
+
+def test_best_ground_truth_grasps_pass_force_closure_again_in_the_scene_frame(tiny_root):
+    ds = GraspNetDataset(tiny_root, camera="realsense")
+    checked = 0
+    for scene in ds.scene_ids():
+        frame = ds.frame(scene, 2)
+        grasps = ds.ground_truth_grasps(frame, fric_coef_thresh=0.1, max_per_object=200)
+        for obj_id in frame.object_ids:
+            mine = grasps.filter(grasps.object_ids == obj_id)
+            if not len(mine):
+                continue
+            T = frame.object_pose(obj_id)
+            mesh = ds.model_mesh(obj_id)
+            posed = MeshRaycaster((np.asarray(mesh.vertices) @ T[:3, :3].T) + T[:3, 3], mesh.faces)
+            labels = force_closure_labels(mine, posed, ANNOTATION_MUS)
+            np.testing.assert_allclose(labels, 0.1)
+            np.testing.assert_allclose(mine.scores, 1.0)
+            checked += len(mine)
+    assert checked > 20
+
+
+def test_second_run_skips_everything(tiny_root):
+    report = generate(tiny_root, "tiny", workers=1, seed=0, log=lambda *_: None)
+    assert report.objects_written == 0
+    assert all(s.skipped for s in report.scenes)
