@@ -39,6 +39,7 @@ from graspnet_ros.force_closure import (ANNOTATION_MUS, MeshRaycaster, force_clo
                                         grasp_contacts, tight_widths)
 from graspnet_ros.grasp import GraspGroup
 from graspnet_ros.gripper import GripperModel, check_collision, table_points
+from graspnet_ros import views
 from graspnet_ros.views import fibonacci_views
 
 SCENE_ID = 100
@@ -87,16 +88,8 @@ def pose(rz: float, xyz: tuple[float, float, float]) -> np.ndarray:
 
 
 def look_at(eye, target=(0.0, 0.0, 0.03)) -> np.ndarray:
-    """T_table<-cam of an optical frame (z forward, x right, y down) at ``eye``."""
-    eye, target = np.asarray(eye, float), np.asarray(target, float)
-    z = (target - eye) / np.linalg.norm(target - eye)
-    x = np.cross(z, (0.0, 0.0, 1.0))
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    T = np.eye(4)
-    T[:3, :3] = np.stack([x, y, z], axis=1)
-    T[:3, 3] = eye
-    return T
+    """T_table<-cam of an optical frame at ``eye`` looking at the fixture's objects."""
+    return views.look_at(eye, target)
 
 
 def collision_where(grasps: GraspGroup, which: np.ndarray, points: np.ndarray) -> np.ndarray:

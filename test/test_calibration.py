@@ -37,7 +37,7 @@ def view(distance, tilt_deg, azimuth_deg, roll_deg=0.0):
     """T_cam<-target of a camera ``distance`` m from the target centre, tilted from its normal."""
     t, a = np.deg2rad(tilt_deg), np.deg2rad(azimuth_deg)
     eye = distance * np.array([np.sin(t) * np.cos(a), np.sin(t) * np.sin(a), np.cos(t)])
-    T = look_at(eye, np.zeros(3), up=(0.0, 1.0, 0.0))
+    T = look_at(eye, np.zeros(3), up=(0.0, -1.0, 0.0))
     T[:3, :3] = T[:3, :3] @ Rotation.from_euler("z", roll_deg, degrees=True).as_matrix()
     return invert(T)
 

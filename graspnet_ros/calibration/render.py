@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from .targets import CharucoTarget, MarkerTarget, Target, aruco_dictionary
+from ..views import look_at
 
 __all__ = ["D435_K", "D435_SIZE", "target_image", "render_target", "look_at", "sample_view_poses"]
 
@@ -121,26 +122,6 @@ def render_target(target: Target, T_cam_target: np.ndarray, K: np.ndarray = D435
     return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
 
 
-def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = (0.0, 0.0, 1.0)) -> np.ndarray:
-    """Pose T_world<-cam (4x4) of an optical-frame camera at ``eye`` looking at ``target``.
-
-    Camera z points from eye to target, x is horizontal (perpendicular to
-    ``up``), y points "down" in the image. Raises ValueError if the viewing
-    direction is parallel to ``up``.
-    """
-    eye = np.asarray(eye, dtype=np.float64)
-    z = np.asarray(target, dtype=np.float64) - eye
-    z /= np.linalg.norm(z)
-    x = np.cross(z, -np.asarray(up, dtype=np.float64))
-    if np.linalg.norm(x) < 1e-9:
-        raise ValueError("viewing direction is parallel to `up`; pass another up vector")
-    x /= np.linalg.norm(x)
-    T = np.eye(4)
-    T[:3, :3] = np.column_stack([x, np.cross(z, x), z])
-    T[:3, 3] = eye
-    return T
-
-
 def sample_view_poses(n: int, distance: tuple[float, float] = (0.35, 0.8), max_tilt_deg: float = 40.0,
                       max_roll_deg: float = 180.0, max_offset: float = 0.0,
                       rng: np.random.Generator | int | None = 0) -> np.ndarray:
@@ -161,7 +142,7 @@ def sample_view_poses(n: int, distance: tuple[float, float] = (0.35, 0.8), max_t
         az = gen.uniform(0.0, 2 * np.pi)
         eye = d * np.array([np.sin(tilt) * np.cos(az), np.sin(tilt) * np.sin(az), np.cos(tilt)])
         aim = np.append(gen.uniform(-max_offset, max_offset, 2), 0.0)
-        T_t_c = look_at(eye, aim, up=(0.0, 1.0, 0.0))  # never parallel: tilt < 90 deg
+        T_t_c = look_at(eye, aim, up=(0.0, -1.0, 0.0))  # never parallel: tilt < 90 deg
         roll = np.deg2rad(gen.uniform(-max_roll_deg, max_roll_deg))
         c, s = np.cos(roll), np.sin(roll)
         Rz = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])

@@ -28,30 +28,13 @@ from typing import Protocol
 import numpy as np
 
 from .base import CameraFrame, CameraIntrinsics, camera_model
+from ..views import look_at
 
 __all__ = ["BoxesScene", "SyntheticCamera", "look_at", "OPTICAL_IN_LINK", "SceneRenderer"]
 
 #: R_link<-optical: REP-103 body frame (x forward, y left, z up) to optical frame
 #: (z forward, x right, y down).
 OPTICAL_IN_LINK = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
-
-
-def look_at(eye, target=(0.0, 0.0, 0.0), up=(0.0, 0.0, 1.0)) -> np.ndarray:
-    """T_world<-optical of a camera at ``eye`` looking at ``target`` (optical y points down)."""
-    eye, target, up = (np.asarray(v, dtype=np.float64) for v in (eye, target, up))
-    z = target - eye
-    if np.linalg.norm(z) < 1e-9:
-        raise ValueError("look_at: eye and target coincide")
-    z /= np.linalg.norm(z)
-    x = np.cross(z, up)
-    if np.linalg.norm(x) < 1e-9:  # looking straight along up: pick any x
-        x = np.cross(z, (0.0, 1.0, 0.0))
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    T = np.eye(4)
-    T[:3, :3] = np.stack([x, y, z], axis=1)
-    T[:3, 3] = eye
-    return T
 
 
 class SceneRenderer(Protocol):

@@ -24,6 +24,7 @@ import numpy as np
 from ..dataset.annotations_xml import ObjectPose, write_annotations
 from ..dataset.layout import DEPTHS, Layout
 from ..grasp import GraspGroup
+from ..views import look_at
 
 
 @dataclass
@@ -80,18 +81,6 @@ def toy_scene(num_objects: int = 10, seed: int = 0, area: float = 0.22) -> ToySc
         centres.append(c)
         radii.append(r)
     return ToyScene(np.arange(num_objects), meshes, np.array(poses))
-
-
-def look_at(eye: np.ndarray, target: np.ndarray, up=(0.0, 0.0, 1.0)) -> np.ndarray:
-    """T_world<-camera of a REP-103 optical camera at ``eye`` looking at ``target``."""
-    z = np.asarray(target, float) - np.asarray(eye, float)
-    z /= np.linalg.norm(z)
-    x = np.cross(z, up)
-    x /= np.linalg.norm(x)
-    T = np.eye(4)
-    T[:3, :3] = np.stack([x, np.cross(z, x), z], axis=1)
-    T[:3, 3] = eye
-    return T
 
 
 def orbit_cameras(num_frames: int, radius: float = 0.45, height: float = 0.5) -> np.ndarray:

@@ -20,6 +20,7 @@ from .._native import import_open3d
 from ..force_closure import ANNOTATION_MUS, MeshRaycaster, antipodal_angle, grasp_contacts, labels_from_angles
 from ..grasp import GraspGroup
 from ..views import fibonacci_views
+from ..views import look_at
 
 #: Box sizes (m) and (x, y, yaw) placements on the table of the default scene.
 DEFAULT_BOXES = (
@@ -49,19 +50,6 @@ class ToyScene:
     def object_cloud(self, index: int) -> np.ndarray:
         pts, seg = self.cloud()
         return pts[seg == index + 1]
-
-
-def look_at(eye: np.ndarray, target: np.ndarray, up=(0.0, 0.0, 1.0)) -> np.ndarray:
-    """T_world<-cam of an optical camera (z forward, y down) at eye looking at target."""
-    z = np.asarray(target, float) - np.asarray(eye, float)
-    z /= np.linalg.norm(z)
-    x = np.cross(z, up)
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    T = np.eye(4)
-    T[:3, :3] = np.stack([x, y, z], axis=1)
-    T[:3, 3] = eye
-    return T
 
 
 def make_scene(boxes=DEFAULT_BOXES, width: int = 640, height: int = 360, fx: float = 460.0,

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ...views import look_at
+
 
 @dataclass(frozen=True)
 class CameraModel:
@@ -62,26 +64,6 @@ def camera_model(name: str) -> CameraModel:
 
 # ---------------------------------------------------------------------------
 # viewpoints
-
-
-def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = np.array([0.0, 0.0, 1.0])) -> np.ndarray:
-    """T_table<-camera of an optical frame at ``eye`` looking at ``target``.
-
-    The image's up direction (-y) points as close to ``up`` as possible;
-    ``up`` must not be parallel to the viewing direction.
-    """
-    eye, target, up = (np.asarray(a, dtype=np.float64) for a in (eye, target, up))
-    z = target - eye
-    z /= np.linalg.norm(z)
-    y = -up + np.dot(up, z) * z
-    norm = np.linalg.norm(y)
-    if norm < 1e-9:
-        raise ValueError("look_at: 'up' is parallel to the viewing direction")
-    y /= norm
-    pose = np.eye(4)
-    pose[:3, :3] = np.stack([np.cross(y, z), y, z], axis=1)
-    pose[:3, 3] = eye
-    return pose
 
 
 @dataclass(frozen=True)
