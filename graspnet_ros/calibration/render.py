@@ -19,13 +19,14 @@ import functools
 import cv2
 import numpy as np
 
-from .targets import CharucoTarget, MarkerTarget, Target, aruco_dictionary
+from ..dataset.synthetic.cameras import REALSENSE
 from ..views import look_at
+from .targets import CharucoTarget, MarkerTarget, Target, aruco_dictionary
 
 __all__ = ["D435_K", "D435_SIZE", "target_image", "render_target", "look_at", "sample_view_poses"]
 
 #: Colour intrinsics of the project's RealSense D435 at 1280x720 (pixels).
-D435_K = np.array([[927.17, 0.0, 651.32], [0.0, 927.37, 349.62], [0.0, 0.0, 1.0]])
+D435_K = REALSENSE.K
 #: (width, height) of those images in pixels.
 D435_SIZE = (1280, 720)
 
