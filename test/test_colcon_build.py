@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(sys.prefix)
 PKG = "graspnet_ros"
 SITE = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
-NODE_EXECUTABLES = ("calibration_node", "camera_node", "executor_node", "grasp_detector_node", "trial_node")
+NODE_EXECUTABLES = ("calibration_node", "camera_node", "evaluate_bag", "executor_node", "grasp_detector_node",
+                    "trial_node")
 
 BUILD_TIMEOUT = 480.0  # s; a first run also creates colcon's virtualenv
 START_TIMEOUT = 90.0  # s from process start to the first message (imports, DDS discovery)
@@ -213,3 +214,28 @@ def test_nodes_run_from_install_space_over_dds(workspace, prefix, tmp_path):
             f"{name}: its module does not appear in the import log"
         outside = [f for f in files if not f.startswith(str(prefix / SITE) + "/")]
         assert not outside, f"{name} imported graspnet_ros modules from outside the install space: {outside[:5]}"
+
+
+def test_evaluate_bag_runs_from_install_space(workspace, prefix, tmp_path):
+    """`ros2 run graspnet_ros evaluate_bag` as installed: a bag of dataset frames -> results."""
+    import json
+
+    from dataset_fixture import SCENE_ID, build_fixture_dataset
+    from graspnet_ros.bags import write_dataset_bag
+
+    root = tmp_path / "root"
+    build_fixture_dataset(root)
+    bag = tmp_path / "frames_bag"
+    write_dataset_bag(root, [SCENE_ID], "realsense", bag, storage="mcap")
+    out = tmp_path / "results"
+    env = install_space_env(workspace, tmp_path / "log")
+    env["PYTHONVERBOSE"] = "1"
+    proc = subprocess.run(
+        sourced(str(prefix / "lib" / PKG / "evaluate_bag"), "--ros-args", "-p", f"bag:={bag}",
+                "-p", f"dataset_root:={root}", "-p", f"out:={out}", "-p", "plot:=false"),
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["frames_evaluated"] >= 1
+    modules = loaded_module_files(proc.stderr)
+    assert modules and all(str(prefix) in m for m in modules), modules[:5]

@@ -1,0 +1,1 @@
+"""Offline tools over recordings: :mod:`.evaluate_bag` (benchmark a rosbag2 file)."""
