@@ -12,7 +12,8 @@ def run(args: argparse.Namespace) -> int:
         args.config, protocol=args.protocol, trials=args.trials, objects=args.objects,
         scenes=None if args.scenes is None else [int(s) for s in args.scenes], out=args.out, seed=args.seed,
         bins=args.bins, max_consecutive_failures=args.max_failures,
-        negative_control=True if args.negative_control else None, executor_config=args.executor_config)
+        negative_control=True if args.negative_control else None, executor_config=args.executor_config,
+        operator_confirm=True if args.operator_confirm else None)
     detector = load_detector(args.detector) if args.detector else None
 
     def show(rec: dict) -> None:
@@ -20,7 +21,8 @@ def run(args: argparse.Namespace) -> int:
             return
         what = rec.get("object") or rec.get("scene") or ""
         tag = f"s={rec['bin']:g} #{rec['trial']}" if "bin" in rec else f"attempt {rec.get('attempt')}"
-        print(f"  {what:<18} {tag:<12} {'ok  ' if rec['success'] else 'FAIL'} {rec.get('reason', '')}")
+        verdict = f" [operator: {rec['verdict']}]" if "verdict" in rec else ""
+        print(f"  {what:<18} {tag:<12} {'ok  ' if rec['success'] else 'FAIL'}{verdict} {rec.get('reason', '')}")
 
     report = run_session(cfg, detector, progress=show)
     print(report.table)
@@ -52,6 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--negative-control", action="store_true", help="keep the jaws open (must give ~0%%)")
     p.add_argument("--detector", help="clear-table detector 'package.module:callable' taking an Observation "
                                       "(default: ground-truth force-closure labels)")
+    p.add_argument("--operator-confirm", action="store_true",
+                   help="real-arm outcome path: after each lift the gripper-width proposal is confirmed "
+                        "(Enter) or overridden (y/n) on the console; the log stores both")
     p.add_argument("--config", help="trials YAML (see config/trials.yaml)")
     p.add_argument("--executor-config", help="executor YAML (default: built-in = config/executor.yaml)")
     p.add_argument("--quiet", action="store_true", help="no line per trial")

@@ -38,6 +38,7 @@ from ..grasp import GraspGroup
 from ..gripper import GripperModel, check_collision
 from .executor import ExecutionResult, ExecutorConfig, GraspExecutor
 from .sim import SimArm, SimConfig, SimGripper, SimObject
+from ..views import look_at
 
 DEFAULT_BINS = (1.0, 0.5, 0.1)
 
@@ -119,6 +120,78 @@ def write_json_atomic(path: str | Path, data: Any) -> Path:
         json.dump(data, f, indent=2, default=_json_default)
     os.replace(tmp, path)
     return path
+
+
+# -- real-arm outcomes: width proposal + operator verdict ------------------------------
+#: Operator confirmation of a real-arm trial: called with the proposal record
+#: (key, proposed_success, measured_width, threshold, reason) once the lift is
+#: over; returns the operator's verdict (True success, False failure) or None
+#: when no answer came in time (the width-based proposal is kept).
+Confirm = Callable[[dict], "bool | None"]
+
+
+def propose_outcome(result: ExecutionResult, min_closed_width: float) -> bool:
+    """Width-based outcome of a real-arm trial (no simulator ground truth).
+
+    Proposed success = the grasp reached the verify phase without a driver
+    abort and the jaws are still open wider than ``min_closed_width`` (m)
+    after the lift, i.e. they closed on something and still hold it.
+    """
+    aborted = result.reason.startswith("aborted")
+    return bool(result.phase == "verify" and not aborted and result.measured_width > min_closed_width)
+
+
+def console_confirm(input_fn: Callable[[str], str] = input, output: Callable[[str], None] = print) -> Confirm:
+    """A :data:`Confirm` that asks the operator on the console (``input_fn``, stdin by default).
+
+    Enter accepts the proposal; y/yes/s/1 records a success, n/no/f/0 a
+    failure; anything else asks again. A closed stdin (EOFError) raises a
+    ``ValueError``: the trial is not logged, and a rerun resumes at it.
+    """
+    yes, no = {"y", "yes", "s", "success", "1"}, {"n", "no", "f", "failure", "0"}
+
+    def confirm(proposal: dict) -> bool | None:
+        proposed = bool(proposal["proposed_success"])
+        prompt = (f"{proposal['key']}: gripper width {proposal['measured_width']:.4f} m after the lift "
+                  f"(threshold {proposal['threshold']:.4f} m) -> proposed {'SUCCESS' if proposed else 'FAILURE'}. "
+                  "[Enter] accept, [y] success, [n] failure: ")
+        while True:
+            try:
+                answer = input_fn(prompt).strip().lower()
+            except EOFError:
+                raise ValueError(f"{proposal['key']}: no operator answer (stdin closed); the trial was not "
+                                 "logged -- rerun the same command to resume at it") from None
+            if answer == "":
+                return proposed
+            if answer in yes:
+                return True
+            if answer in no:
+                return False
+            output(f"  answer y (success), n (failure) or press Enter to accept; got {answer!r}")
+
+    return confirm
+
+
+def judge_with_operator(key: str, result: ExecutionResult, min_closed_width: float, confirm: Confirm,
+                        sim_success: bool | None = None) -> dict:
+    """Fields of a real-arm trial record: the width proposal, the operator's verdict and the outcome.
+
+    ``success`` is the operator's verdict (the proposal when the operator did
+    not answer in time); ``verdict`` is 'confirmed', 'overridden' or
+    'timeout'; ``sim_success`` (ground truth of a simulator driven through
+    this path, None on a real arm) is stored for comparison only.
+    """
+    proposed = propose_outcome(result, min_closed_width)
+    proposal = {"key": key, "proposed_success": proposed, "measured_width": float(result.measured_width),
+                "threshold": float(min_closed_width), "reason": result.reason}
+    answer = confirm(proposal)
+    if answer is None:
+        success, verdict = proposed, "timeout"
+    else:
+        success, verdict = bool(answer), "confirmed" if bool(answer) == proposed else "overridden"
+    return {"success": success, "proposed_success": proposed, "operator_success": None if answer is None
+            else bool(answer), "verdict": verdict, "width_threshold": float(min_closed_width),
+            "sim_success": sim_success}
 
 
 # -- objects and grasp labels -------------------------------------------------------
@@ -250,13 +323,17 @@ def run_score_bins(cases: Sequence[ObjectCase], log: TrialLog, trials_per_bin: i
                    bins: Sequence[float] = DEFAULT_BINS, seed: int = 0,
                    executor_config: ExecutorConfig | None = None, sim_config: SimConfig = SimConfig(),
                    gripper: SimGripper = SimGripper(), close_jaws: bool = True,
-                   progress: Callable[[dict], None] | None = None) -> dict[str, dict[float, BinStats]]:
+                   progress: Callable[[dict], None] | None = None, confirm: Confirm | None = None
+                   ) -> dict[str, dict[float, BinStats]]:
     """Run (or resume) the score-bins protocol in simulation; returns stats per object and bin.
 
     Grasps are drawn from the labels of each bin (|s - bin| < 0.05) among
     those the executor's safety checks accept on the settled scene, without
     replacement when enough exist. ``close_jaws=False`` runs the negative
     control. Each trial's record is appended to ``log`` as it finishes.
+    confirm: the real-arm path (see :func:`judge_with_operator`): the outcome
+    is the operator's verdict on the width-based proposal, not the
+    simulator's ground truth (which is kept as ``sim_success``).
     """
     tag = "score-bins" if close_jaws else "score-bins-open-jaws"
     stats: dict[str, dict[float, BinStats]] = {}
@@ -284,8 +361,10 @@ def run_score_bins(cases: Sequence[ObjectCase], log: TrialLog, trials_per_bin: i
                     t0 = time.perf_counter()
                     res = executor.execute(grasps[int(gi)], cloud, close_jaws=close_jaws)
                     ok = bool(res.success and res.object_index == 0)
+                    judged = {"success": ok} if confirm is None else judge_with_operator(
+                        key, res, executor.config.grasping.min_closed_width, confirm, sim_success=ok)
                     log.append({"key": key, "protocol": tag, "object": case.name, "object_id": case.obj.object_id,
-                                "bin": s, "trial": ti, "seed": trial_seed, "success": ok,
+                                "bin": s, "trial": ti, "seed": trial_seed, **judged,
                                 "measured_width": res.measured_width, "reason": res.reason,
                                 "score": float(grasps.scores[gi]), "grasp": grasps.array[gi],
                                 "seconds": time.perf_counter() - t0})
@@ -403,22 +482,6 @@ class Observation:
 Detector = Callable[[Observation], GraspGroup]
 
 
-def look_at(eye: Sequence[float], target: Sequence[float]) -> np.ndarray:
-    """T_base<-camera of an optical frame (z forward, x right, y down) at ``eye`` looking at ``target``."""
-    eye, target = np.asarray(eye, float), np.asarray(target, float)
-    z = target - eye
-    z /= np.linalg.norm(z)
-    x = np.cross(z, (0.0, 0.0, 1.0))
-    if np.linalg.norm(x) < 1e-6:
-        x = np.array([1.0, 0.0, 0.0])
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    T = np.eye(4)
-    T[:3, :3] = np.stack([x, y, z], axis=1)
-    T[:3, 3] = eye
-    return T
-
-
 class GroundTruthDetector:
     """Grasps from force-closure labels of the remaining objects at their current poses.
 
@@ -459,14 +522,16 @@ def run_clear_table(scenes: Sequence[SceneCase], detector: Detector | Callable[[
                     seed: int = 0, executor_config: ExecutorConfig | None = None,
                     sim_config: SimConfig = SimConfig(), gripper: SimGripper = SimGripper(),
                     camera_pose: np.ndarray | None = None, camera_frame: str = "camera",
-                    per_scene_detector: bool = False, progress: Callable[[dict], None] | None = None
-                    ) -> dict[str, dict]:
+                    per_scene_detector: bool = False, progress: Callable[[dict], None] | None = None,
+                    confirm: Confirm | None = None) -> dict[str, dict]:
     """Run (or resume) clear-table in simulation; returns per-scene counts.
 
     detector: called with an :class:`Observation` and returns grasps in the
     camera frame (or, with ``per_scene_detector``, a factory called with the
     SceneCase that returns such a detector). The executor receives them in the
     camera frame and maps them with the calibration (the camera's true pose).
+    confirm: the real-arm path (see :func:`judge_with_operator`); an object
+    is removed when the operator's verdict is a success.
     """
     T_bc = look_at((0.0, -0.45, 0.55), (0.0, 0.0, 0.0)) if camera_pose is None else camera_pose
     base_cfg = executor_config or ExecutorConfig()
@@ -503,11 +568,16 @@ def run_clear_table(scenes: Sequence[SceneCase], detector: Detector | Callable[[
             t0 = time.perf_counter()
             grasps = detect(obs)
             res: ExecutionResult = executor.execute_best(grasps, cloud_base)
-            removed = res.object_index if res.success else None
+            key = f"clear-table/{scene.name}/{attempts}"
+            judged = {"success": bool(res.success)}
+            if confirm is not None and not res.refused:
+                judged = judge_with_operator(key, res, executor.config.grasping.min_closed_width, confirm,
+                                             sim_success=bool(res.success))
+            removed = res.object_index if judged["success"] else None
             if removed is not None:
                 arm.remove_object(removed)
-            rec = {"key": f"clear-table/{scene.name}/{attempts}", "protocol": "clear-table", "scene": scene.name,
-                   "attempt": attempts, "seed": arm.seed, "success": bool(res.success), "removed": removed,
+            rec = {"key": key, "protocol": "clear-table", "scene": scene.name,
+                   "attempt": attempts, "seed": arm.seed, **judged, "removed": removed,
                    "object": None if removed is None else scene.objects[removed].name,
                    "remaining_before": len(remaining), "num_grasps": len(grasps), "refused": res.refused,
                    "measured_width": res.measured_width, "reason": res.reason,
@@ -516,8 +586,8 @@ def run_clear_table(scenes: Sequence[SceneCase], detector: Detector | Callable[[
             if progress is not None:
                 progress(log.records[rec["key"]])
             attempts += 1
-            successes += int(res.success)
-            consecutive = 0 if res.success else consecutive + 1
+            successes += int(judged["success"])
+            consecutive = 0 if judged["success"] else consecutive + 1
             executor.reset()
             arm.settle(0.2)
         if not finished:
@@ -580,6 +650,10 @@ class SessionConfig:
     objects: primitive names for score-bins (all when empty); scenes: scene
     seeds for clear-table; out: output folder (trials.jsonl, results.json,
     success_rate.png); label_cache: folder for cached grasp labels.
+    operator_confirm: the real-arm outcome path -- each trial's width-based
+    proposal is confirmed or overridden by the operator (console or the
+    trial_node's ``confirm_trial`` service, which waits ``confirm_timeout`` s
+    and then keeps the proposal).
     """
 
     protocol: str = "score-bins"
@@ -596,12 +670,16 @@ class SessionConfig:
     labels: dict = field(default_factory=lambda: {"num_points": 60, "num_views": 120, "num_angles": 12,
                                                   "depths": [0.01, 0.02, 0.03, 0.04]})
     executor_config: Path | None = None
+    operator_confirm: bool = False
+    confirm_timeout: float = 120.0
 
     def __post_init__(self) -> None:
         if self.protocol not in ("score-bins", "clear-table"):
             raise ValueError(f"unknown protocol '{self.protocol}'; use score-bins or clear-table")
         if self.trials < 1:
             raise ValueError(f"--trials must be >= 1, got {self.trials}")
+        if not (self.confirm_timeout > 0):
+            raise ValueError(f"confirm_timeout must be > 0 s, got {self.confirm_timeout}")
         self.out = Path(self.out)
 
     @classmethod
@@ -657,12 +735,18 @@ def load_detector(spec: str) -> Detector:
 
 
 def run_session(cfg: SessionConfig, detector: Detector | None = None,
-                progress: Callable[[dict], None] | None = None) -> TrialsReport:
+                progress: Callable[[dict], None] | None = None, confirm: Confirm | None = None) -> TrialsReport:
     """Run or resume a session in simulation and write results.json (+ the PNG for score-bins).
 
     detector: clear-table grasp detector (default: ground-truth labels of the
-    scene's objects, :class:`GroundTruthDetector`).
+    scene's objects, :class:`GroundTruthDetector`). With
+    ``cfg.operator_confirm`` every outcome goes through ``confirm`` (default:
+    :func:`console_confirm` on stdin), see :func:`judge_with_operator`.
     """
+    if cfg.operator_confirm and confirm is None:
+        confirm = console_confirm()
+    if not cfg.operator_confirm:
+        confirm = None
     exec_cfg = ExecutorConfig.load(cfg.executor_config) if cfg.executor_config else ExecutorConfig()
     cfg.out.mkdir(parents=True, exist_ok=True)
     log_name = "trials_open_jaws.jsonl" if cfg.negative_control else "trials.jsonl"
@@ -680,7 +764,7 @@ def run_session(cfg: SessionConfig, detector: Detector | None = None,
                                                     object_id=list(catalogue).index(name)), labels))
         t_trials = time.perf_counter()
         stats = run_score_bins(cases, log, cfg.trials, cfg.bins, cfg.seed, exec_cfg,
-                               close_jaws=not cfg.negative_control, progress=progress)
+                               close_jaws=not cfg.negative_control, progress=progress, confirm=confirm)
         seconds = time.perf_counter() - t_trials
         table = format_score_table(stats, cfg.bins)
         data = score_bins_data(stats, cfg.bins)
@@ -700,7 +784,8 @@ def run_session(cfg: SessionConfig, detector: Detector | None = None,
             det, per_scene = detector, False
         t_trials = time.perf_counter()
         per = run_clear_table(scenes, det, log, cfg.max_consecutive_failures, seed=cfg.seed,
-                              executor_config=exec_cfg, per_scene_detector=per_scene, progress=progress)
+                              executor_config=exec_cfg, per_scene_detector=per_scene, progress=progress,
+                              confirm=confirm)
         seconds = time.perf_counter() - t_trials
         table = format_clear_table(per)
         data = clear_table_data(per)
@@ -709,7 +794,7 @@ def run_session(cfg: SessionConfig, detector: Detector | None = None,
     data.update({"protocol": cfg.protocol, "negative_control": cfg.negative_control, "seed": cfg.seed,
                  "trials_run_now": len(fresh), "trial_seconds": float(sum(r["seconds"] for r in fresh)),
                  "session_seconds": seconds, "total_seconds": time.perf_counter() - t0,
-                 "log": str(log.path), "simulator": "mujoco"})
+                 "log": str(log.path), "simulator": "mujoco", "operator_confirm": cfg.operator_confirm})
     write_json_atomic(cfg.out / ("results_open_jaws.json" if cfg.negative_control else "results.json"), data)
     return TrialsReport(table, data, plot, log.path)
 
