@@ -28,8 +28,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import rclpy
-import rclpy.executors
 from geometry_msgs.msg import PoseStamped, TransformStamped
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -252,15 +250,9 @@ class CalibrationNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = CalibrationNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    from .launcher import spin_nodes
+
+    spin_nodes([CalibrationNode], args, multi_threaded=False)
 
 
 if __name__ == "__main__":

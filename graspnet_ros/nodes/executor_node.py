@@ -18,10 +18,8 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rcl_interfaces.msg import ParameterDescriptor
 from sensor_msgs.msg import PointCloud2
@@ -29,25 +27,8 @@ from std_srvs.srv import Trigger
 
 from graspnet_ros.action import ExecuteGrasp
 from graspnet_ros.msg import GraspArray
-from graspnet_ros.nodes.conversions import msg_to_grasp_group
+from graspnet_ros.nodes.conversions import msg_to_cloud, msg_to_grasp_group
 from graspnet_ros.robot.executor import ExecutorConfig, GraspExecutor, build_arm
-
-_FLOAT32 = 7  # sensor_msgs/PointField.FLOAT32
-
-
-def cloud_xyz(msg: PointCloud2) -> np.ndarray:
-    """(M, 3) float64 finite x, y, z of a PointCloud2 with float32 x/y/z fields."""
-    fields = {f.name: f for f in msg.fields}
-    if not all(k in fields and fields[k].datatype == _FLOAT32 for k in "xyz"):
-        raise ValueError("PointCloud2 needs float32 fields x, y and z")
-    n = msg.width * msg.height
-    dtype = np.dtype({"names": list("xyz"), "formats": ["<f4"] * 3,
-                      "offsets": [fields[k].offset for k in "xyz"], "itemsize": msg.point_step})
-    if msg.is_bigendian:
-        dtype = dtype.newbyteorder(">")
-    raw = np.frombuffer(bytes(msg.data), dtype=dtype, count=n)
-    pts = np.stack([raw["x"], raw["y"], raw["z"]], axis=1).astype(np.float64)
-    return pts[np.isfinite(pts).all(axis=1)]
 
 
 class ExecutorNode(Node):
@@ -75,7 +56,7 @@ class ExecutorNode(Node):
         self.latest_grasps = msg_to_grasp_group(msg)
 
     def _on_cloud(self, msg: PointCloud2) -> None:
-        self.latest_cloud = (cloud_xyz(msg), msg.header.frame_id)
+        self.latest_cloud = (msg_to_cloud(msg)[0].astype(np.float64), msg.header.frame_id)
 
     def _on_stop(self, request, response):
         self.grasp_executor.stop()
@@ -133,18 +114,10 @@ class ExecutorNode(Node):
             return result
 
 
-def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = ExecutorNode()
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+def main(args: list[str] | None = None) -> None:
+    from .launcher import spin_nodes
+
+    spin_nodes([ExecutorNode], args)
 
 
 if __name__ == "__main__":

@@ -211,16 +211,18 @@ def _write_picture(out: Path, latest: dict, report: LaunchReport, lock) -> Path 
     return write_png(out, draw_grasps(rgb, g, intr, caption=caption))
 
 
-def spin_nodes(node_classes: Sequence[type], args: list[str] | None = None) -> None:
-    """``main`` of a node executable: init, create the nodes, spin until Ctrl-C."""
+def spin_nodes(node_classes: Sequence[type], args: list[str] | None = None,
+               multi_threaded: bool = True) -> None:
+    """``main`` of a node executable: init, create the nodes, spin until Ctrl-C
+    (one multi-threaded executor, or the single-threaded one ``rclpy.spin`` uses)."""
     import rclpy
-    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 
     rclpy.init(args=args)
     nodes = []
     try:
         nodes = [cls() for cls in node_classes]
-        executor = MultiThreadedExecutor()
+        executor = MultiThreadedExecutor() if multi_threaded else SingleThreadedExecutor()
         for n in nodes:
             executor.add_node(n)
         executor.spin()

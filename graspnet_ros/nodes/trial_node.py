@@ -21,8 +21,6 @@ from __future__ import annotations
 import json
 import threading
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
@@ -124,16 +122,10 @@ class TrialNode(Node):
         return response
 
 
-def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = TrialNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+def main(args: list[str] | None = None) -> None:
+    from .launcher import spin_nodes
+
+    spin_nodes([TrialNode], args, multi_threaded=False)
 
 
 if __name__ == "__main__":
