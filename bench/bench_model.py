@@ -2,17 +2,20 @@
 
 Prints, for the "cpu" and "paper" configs (untrained weights; every seed is
 decoded, objectness threshold 0, so collision checks and NMS see the
-worst-case number of grasps) and for the model-free baseline detector:
+worst-case number of grasps), for the shipped cpu checkpoint (trained
+weights, default thresholds: what a user runs) and for the model-free
+baseline detector:
 
   * end-to-end latency per frame of 20k points, median over --frames frames
-    of toy box scenes, split into preprocess / network / decode / gaf /
+    of toy box scenes (or, with --root, test frames of a dataset root
+    cropped to the objects' box), split into preprocess / network / decode / gaf /
     collision / nms (ms), and the peak resident memory of the process;
   * training steps per second (batch 2, one toy frame, augmentation on);
   * farthest point sampling: fpsample's exact C++ FPS vs the torch loop
     (the baseline measured in the same run).
 
 Each configuration runs in its own subprocess so peak memory is its own.
-Run: .venv/bin/python bench/bench_model.py [--frames 50] [--threads 2]
+Run: scripts/run.sh bench model [--frames 50] [--threads 2] [--root DATASET]
 """
 
 from __future__ import annotations
@@ -27,8 +30,28 @@ import time
 import numpy as np
 
 
-def frames(n: int, num_points: int = 20000) -> list[np.ndarray]:
+def dataset_frames(root: str, n: int, num_points: int = 20000) -> list[np.ndarray]:
+    """n clouds of 20k points from the test scenes of a dataset root (objects box + 2 cm crop)."""
+    from graspnet_ros.dataset.cloud import frame_point_cloud
+    from graspnet_ros.dataset.reader import GraspNetDataset
+
+    ds = GraspNetDataset(root, "realsense")
+    scenes = [s for s in ds.scene_ids() if s >= 100]
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(n):
+        s = scenes[i % len(scenes)]
+        c = frame_point_cloud(ds.frame(s, (i // len(scenes)) % ds.num_frames(s)), workspace="objects")
+        c = c[np.isfinite(c).all(axis=1)]
+        out.append(c[rng.choice(len(c), num_points, replace=len(c) < num_points)])
+    return out
+
+
+def frames(n: int, num_points: int = 20000, root: str | None = None) -> list[np.ndarray]:
     from graspnet_ros.model import toy_scene
+
+    if root:
+        return dataset_frames(root, n, num_points)
 
     rng = np.random.default_rng(0)
     scenes = []
@@ -41,7 +64,7 @@ def frames(n: int, num_points: int = 20000) -> list[np.ndarray]:
     return [scenes[i % 5][rng.choice(len(scenes[i % 5]), num_points, replace=False)] for i in range(n)]
 
 
-def run_one(kind: str, n_frames: int, threads: int) -> dict:
+def run_one(kind: str, n_frames: int, threads: int, root: str | None = None) -> dict:
     import torch
 
     from graspnet_ros.model.config import get_config
@@ -50,9 +73,13 @@ def run_one(kind: str, n_frames: int, threads: int) -> dict:
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    clouds = frames(n_frames)
+    clouds = frames(n_frames, root=root)
     if kind == "baseline":
         det = GraspDetector(None)
+    elif kind == "shipped":  # trained weights, default thresholds: the grasp counts a user sees
+        from graspnet_ros.model.checkpoint import load_model, shipped_checkpoint
+
+        det = GraspDetector(load_model(shipped_checkpoint()))
     else:
         det = GraspDetector(GraspNet(get_config(kind)), DetectorConfig(objectness_threshold=0.0))
     for c in clouds[:2]:
@@ -63,7 +90,7 @@ def run_one(kind: str, n_frames: int, threads: int) -> dict:
            "median_ms": {k: float(np.median([r.timings[k] for r in rows])) for k in stages},
            "grasps_before_collision": float(np.median([r.stats["candidates"] for r in rows])),
            "grasps_out": float(np.median([len(r.grasps) for r in rows]))}
-    if kind != "baseline":
+    if kind in ("cpu", "paper"):
         out["train_steps_per_s"] = train_speed(kind)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
@@ -119,16 +146,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--kinds", default="baseline,cpu,paper")
+    ap.add_argument("--kinds", default="baseline,cpu,shipped,paper",
+                    help="baseline, cpu / paper (untrained, every seed decoded: worst case), "
+                         "shipped (the shipped cpu checkpoint, default thresholds)")
+    ap.add_argument("--root", help="take the clouds from this dataset root's test scenes "
+                                   "(default: toy box scenes)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, args.frames, args.threads)))
+        print(json.dumps(run_one(args.one, args.frames, args.threads, args.root)))
         return
-    print(f"grasp network latency, median over {args.frames} frames of 20k points, {args.threads} torch threads")
+    print(f"grasp network latency, median over {args.frames} frames of 20k points "
+          f"({'test scenes of ' + args.root if args.root else 'toy box scenes'}), {args.threads} torch threads")
     for kind in args.kinds.split(","):
-        proc = subprocess.run([sys.executable, __file__, "--one", kind, "--frames", str(args.frames),
-                               "--threads", str(args.threads)], capture_output=True, text=True)
+        cmd = [sys.executable, __file__, "--one", kind, "--frames", str(args.frames), "--threads", str(args.threads)]
+        proc = subprocess.run(cmd + (["--root", args.root] if args.root else []), capture_output=True, text=True)
         if proc.returncode:
             print(f"{kind}: failed\n{proc.stderr[-2000:]}")
             continue

@@ -158,6 +158,18 @@ def test_kdtree_searches_match_exact_when_pools_suffice(gen):
     assert (d < 0.05).all()
 
 
+def test_knn_grouping_takes_the_nearest_points_inside_the_radius(gen):
+    xyz = rand(gen, 1, 400, 3, dtype=torch.float32) * 0.2
+    centers = xyz[:, :12]
+    grouped = po.query_and_group_cl(xyz, centers, None, 0.05, 8, normalize_xyz=False, search="knn")
+    d = torch.cdist(centers[0], xyz[0], compute_mode="donot_use_mm_for_euclid_dist")  # brute force
+    for m in range(12):
+        inside = d[m][d[m] < 0.05].sort().values
+        got = grouped[0, m].norm(dim=-1).sort().values
+        want = inside[:8] if len(inside) >= 8 else torch.cat([inside, inside[:1].expand(8 - len(inside))]).sort().values
+        assert torch.allclose(got, want, atol=1e-6)
+
+
 def test_bucket_fps_spreads_points(gen):
     xyz = rand(gen, 1, 2000, 3, dtype=torch.float32)
     idx = po.farthest_point_sample(xyz, 64, backend="bucket")

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
                           max_label_points=args.max_label_points, label_cfg=label_cfg, seed=args.seed)
     tcfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, augment=not args.no_augment,
                        checkpoint_every=args.checkpoint_every, log_every=args.log_every, seed=args.seed,
-                       voxel_size=args.voxel, num_threads=args.threads)
+                       voxel_size=args.voxel, num_threads=args.threads, scene_block=args.scene_block)
     summary = train(source, cfg, tcfg, args.out, resume=not args.no_resume, progress=not args.no_progress,
                     label_cfg=label_cfg, command="graspnet-ros " + " ".join(sys.argv[1:]))
     print(f"trained {summary['steps_run']} steps in {summary['seconds']:.0f} s "
@@ -66,6 +66,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=2)
     p.add_argument("--lr", type=float, default=1e-3, help="initial learning rate (x0.1 at 50%% and 83%%)")
     p.add_argument("--checkpoint-every", type=int, default=200)
+    p.add_argument("--scene-block", type=int, default=8,
+                   help="steps drawing their frames from the same batch-size scenes, which keeps the "
+                        "grasp-table cache hot (0 = uniform frames)")
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--workspace", default="objects", choices=("objects", "table", "none"),
                    help="cloud crop in the table frame (objects: labelled objects' box + 2 cm)")

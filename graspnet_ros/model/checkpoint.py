@@ -105,3 +105,16 @@ def load_model(path: str | Path, config: ModelConfig | None = None) -> GraspNet:
     check_state_dict(model, payload["model_state_dict"], source=str(path))
     model.load_state_dict(payload["model_state_dict"])
     return model.eval()
+
+
+#: The checkpoint shipped with the package (cpu config trained on the synthetic
+#: "small" preset; its command, config and training log sit next to it).
+SHIPPED_CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "checkpoints" / "cpu_small" / "model.pt"
+
+
+def shipped_checkpoint() -> Path:
+    """Path of the shipped checkpoint; FileNotFoundError if the install lacks it."""
+    if not SHIPPED_CHECKPOINT.is_file():
+        raise FileNotFoundError(f"the shipped checkpoint is missing: {SHIPPED_CHECKPOINT} "
+                                "(reinstall graspnet_ros, or pass a checkpoint path)")
+    return SHIPPED_CHECKPOINT

@@ -115,7 +115,7 @@ def cylinder_group(xyz: torch.Tensor, centers: torch.Tensor, rot: torch.Tensor,
 def cylinder_crop(xyz: torch.Tensor, centers: torch.Tensor, rot: torch.Tensor, radius: float,
                   hmin: float, hmaxs: tuple[float, ...], nsample: int, search: str = "exact") -> torch.Tensor:
     """Query + group: (B, M, D, nsample, 3) local coordinates. search: "exact" or "kdtree"."""
-    query = cylinder_query_kdtree if search == "kdtree" else cylinder_query
+    query = cylinder_query_kdtree if search in ("kdtree", "knn") else cylinder_query
     idx = query(xyz, centers, rot, radius, hmin, hmaxs, nsample)
     return cylinder_group(xyz, centers, rot, idx)
 

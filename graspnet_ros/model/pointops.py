@@ -263,9 +263,10 @@ def query_and_group_cl(xyz: torch.Tensor, centers: torch.Tensor, features: torch
                        radius: float, nsample: int, normalize_xyz: bool = True,
                        search: str = "exact") -> torch.Tensor:
     """Channels-last :func:`query_and_group`: features (B, N, C) -> (B, M, nsample, 3 + C).
-    search: "exact" (:func:`ball_query`) or "kdtree" (:func:`ball_query_kdtree`)."""
-    if search == "kdtree":
-        idx = ball_query_kdtree(xyz, centers, radius, nsample)
+    search: "exact" (:func:`ball_query`), "kdtree" (:func:`ball_query_kdtree`)
+    or "knn" (the ``nsample`` nearest points within the radius)."""
+    if search in ("kdtree", "knn"):
+        idx = ball_query_kdtree(xyz, centers, radius, nsample, pool=nsample if search == "knn" else None)
     else:
         idx = ball_query(xyz, centers, radius, nsample)
     grouped_xyz = group_points_cl(xyz, idx) - centers.unsqueeze(2)

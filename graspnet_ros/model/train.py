@@ -50,12 +50,32 @@ class TrainConfig:
     seed: int = 0
     voxel_size: float = 0.005  # m, as the detector's preprocessing; 0 = off
     num_threads: int | None = None
+    #: Steps that draw their frames from the same few scenes (0 = every frame
+    #: drawn uniformly). Grasp tables are expensive to build and cached per
+    #: (scene, object); blocks of scenes keep the cache hot (~2x faster on
+    #: the small preset) while every scene is still visited at random.
+    scene_block: int = 0
 
 
 class FrameSource(Protocol):
     def __len__(self) -> int: ...
 
     def get(self, index: int, num_points: int, rng: np.random.Generator) -> FrameLabels: ...
+
+
+def frame_indices(source: FrameSource, cfg: "TrainConfig", step: int, rng: np.random.Generator) -> list[int]:
+    """The batch's frame indices at ``step``: uniform, or (``cfg.scene_block`` > 0
+    and a source with ``scene_groups()``) item k of the batch drawn from scene
+    k of the block's scenes. Depends only on (seed, step), so resuming repeats
+    the same sequence."""
+    groups = getattr(source, "scene_groups", None)
+    if cfg.scene_block <= 0 or groups is None:
+        return [int(rng.integers(len(source))) for _ in range(cfg.batch_size)]
+    groups = groups()
+    block_rng = np.random.default_rng([cfg.seed, 1, step // cfg.scene_block])
+    scenes = block_rng.choice(len(groups), min(cfg.batch_size, len(groups)), replace=False)
+    return [int(groups[scenes[k % len(scenes)]][rng.integers(len(groups[scenes[k % len(scenes)]]))])
+            for k in range(cfg.batch_size)]
 
 
 def sample_frame(cloud: np.ndarray, seg: np.ndarray, num_points: int, voxel: float,
@@ -126,6 +146,11 @@ class ReaderFrames:
 
     def __len__(self) -> int:
         return len(self.index)
+
+    def scene_groups(self) -> list[np.ndarray]:
+        """Frame indices grouped by scene (for scene-blocked sampling)."""
+        scenes = np.array([s for s, _ in self.index])
+        return [np.flatnonzero(scenes == s) for s in np.unique(scenes)]
 
     def table(self, scene: int, obj_id: int) -> ObjectGraspTable:
         key = (scene, obj_id)
@@ -255,8 +280,8 @@ def train(source: FrameSource, model_cfg: ModelConfig, cfg: TrainConfig, out_dir
                 group["lr"] = lr
             rng = np.random.default_rng([cfg.seed, step])
             frames = []
-            for _ in range(cfg.batch_size):
-                f = source.get(int(rng.integers(len(source))), model_cfg.num_points, rng)
+            for index in frame_indices(source, cfg, step, rng):
+                f = source.get(index, model_cfg.num_points, rng)
                 frames.append(f.transformed(augmentation(rng)) if cfg.augment else f)
             terms = train_step(model, frames, optimizer, weights, label_cfg)
             values = terms.scalars()
