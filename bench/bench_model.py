@@ -64,7 +64,8 @@ def frames(n: int, num_points: int = 20000, root: str | None = None) -> list[np.
     return [scenes[i % 5][rng.choice(len(scenes[i % 5]), num_points, replace=False)] for i in range(n)]
 
 
-def run_one(kind: str, n_frames: int, threads: int, root: str | None = None) -> dict:
+def run_one(kind: str, n_frames: int, threads: int, root: str | None = None,
+            checkpoint: str | None = None) -> dict:
     import torch
 
     from graspnet_ros.model.config import get_config
@@ -79,7 +80,7 @@ def run_one(kind: str, n_frames: int, threads: int, root: str | None = None) -> 
     elif kind == "shipped":  # trained weights, default thresholds: the grasp counts a user sees
         from graspnet_ros.model.checkpoint import load_model, shipped_checkpoint
 
-        det = GraspDetector(load_model(shipped_checkpoint()))
+        det = GraspDetector(load_model(checkpoint or shipped_checkpoint()))
     else:
         det = GraspDetector(GraspNet(get_config(kind)), DetectorConfig(objectness_threshold=0.0))
     for c in clouds[:2]:
@@ -149,18 +150,21 @@ def main() -> None:
     ap.add_argument("--kinds", default="baseline,cpu,shipped,paper",
                     help="baseline, cpu / paper (untrained, every seed decoded: worst case), "
                          "shipped (the shipped cpu checkpoint, default thresholds)")
+    ap.add_argument("--checkpoint", help="weights for 'shipped' (default: the shipped checkpoint)")
     ap.add_argument("--root", help="take the clouds from this dataset root's test scenes "
                                    "(default: toy box scenes)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, args.frames, args.threads, args.root)))
+        print(json.dumps(run_one(args.one, args.frames, args.threads, args.root, args.checkpoint)))
         return
     print(f"grasp network latency, median over {args.frames} frames of 20k points "
           f"({'test scenes of ' + args.root if args.root else 'toy box scenes'}), {args.threads} torch threads")
     for kind in args.kinds.split(","):
         cmd = [sys.executable, __file__, "--one", kind, "--frames", str(args.frames), "--threads", str(args.threads)]
-        proc = subprocess.run(cmd + (["--root", args.root] if args.root else []), capture_output=True, text=True)
+        cmd += ["--root", args.root] if args.root else []
+        cmd += ["--checkpoint", args.checkpoint] if args.checkpoint else []
+        proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode:
             print(f"{kind}: failed\n{proc.stderr[-2000:]}")
             continue

@@ -30,13 +30,14 @@ import numpy as np
 METHODS = ("model", "model-noGAF", "baseline")
 
 
-def detectors(checkpoint: Path, seed: int) -> dict:
+def detectors(checkpoint: Path, seed: int, grasps_per_seed: int | None = None) -> dict:
     from graspnet_ros.model.checkpoint import load_model
     from graspnet_ros.model.detector import DetectorConfig, GraspDetector
 
     net = load_model(checkpoint)
-    return {"model": GraspDetector(net, DetectorConfig(seed=seed)),
-            "model-noGAF": GraspDetector(net, DetectorConfig(use_gaf=False, seed=seed)),
+    k = {} if grasps_per_seed is None else {"grasps_per_seed": grasps_per_seed}
+    return {"model": GraspDetector(net, DetectorConfig(seed=seed, **k)),
+            "model-noGAF": GraspDetector(net, DetectorConfig(use_gaf=False, seed=seed, **k)),
             "baseline": GraspDetector(None, DetectorConfig(seed=seed))}
 
 
@@ -74,6 +75,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="evaluation processes")
     ap.add_argument("--out", type=Path, default=Path("output/bench_network_ap"))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--grasps-per-seed", type=int, default=None,
+                    help="network decode: grasps per seed (default: DetectorConfig's)")
     args = ap.parse_args()
 
     from graspnet_ros.dataset.reader import GraspNetDataset
@@ -92,7 +95,8 @@ def main() -> None:
           + f"; frames per scene: {args.frames or len(frame_ids(args.root, scenes[0], args.camera))}", flush=True)
     dump = args.out / "dump"
     t0 = time.perf_counter()
-    times = write_dumps(args.root, scenes, args.frames, args.camera, detectors(ckpt, args.seed), dump)
+    dets = detectors(ckpt, args.seed, args.grasps_per_seed)
+    times = write_dumps(args.root, scenes, args.frames, args.camera, dets, dump)
     t_detect = time.perf_counter() - t0
     ann_ids = None
     if args.frames:

@@ -113,6 +113,27 @@ def test_decode_gives_proper_rotations_and_widths():
     assert np.allclose(g.approaches, views / np.linalg.norm(views, axis=1, keepdims=True), atol=1e-5)
 
 
+def test_decode_more_grasps_per_seed_adds_other_angles_of_the_same_seeds():
+    torch.manual_seed(1)
+    model = GraspNet(TINY).eval()
+    with torch.no_grad():
+        out = model(random_cloud(TINY.num_points))
+        out.stage2.angle_cls.normal_(0.0, 3.0)  # several confident angles per seed
+    one = decode(out, TINY, objectness_threshold=0.0)[0]
+    three = decode(out, TINY, objectness_threshold=0.0, grasps_per_seed=3)[0]
+    n = len(one.grasps)
+    assert np.array_equal(three.grasps.array[:n], one.grasps.array)  # rank 0 = the single-grasp decode
+    assert n < len(three.grasps) <= 3 * n
+    extra = three.grasps[n:]
+    assert set(three.seed_index[n:]) <= set(one.seed_index)
+    for i, seed in zip(range(len(extra)), three.seed_index[n:]):
+        first = one.grasps.rotations[list(one.seed_index).index(seed)]
+        assert not np.allclose(extra.rotations[i], first)  # another in-plane angle, same approach
+        assert np.allclose(extra.approaches[i], first[:, 0], atol=1e-6)
+    with pytest.raises(ValueError, match="grasps_per_seed"):
+        decode(out, TINY, grasps_per_seed=0)
+
+
 def test_gaf_reranks_inside_score_bins():
     scores = np.array([0.93, 0.88, 0.52, 0.47, 0.91, 0.12, 0.97])
     tol = np.array([0.010, 0.040, 0.030, 0.000, 0.020, 0.050, 0.000])

@@ -31,15 +31,25 @@ class DecodedGrasps:
     seed_index: np.ndarray  # (N,) seed of each grasp
 
 
-def select_angles(score: torch.Tensor, angle_cls: torch.Tensor, mode: str) -> torch.Tensor:
-    """(B, Ns, D) angle bin per seed and depth from (B, A, Ns, D) predictions."""
-    by_cls = angle_cls.argmax(dim=1)
+def select_angles(score: torch.Tensor, angle_cls: torch.Tensor, mode: str,
+                  k: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k best in-plane angle bins per seed and depth from (B, A, Ns, D) predictions.
+
+    Returns bins (B, k, Ns, D) and valid (B, k, Ns, D). Rank 0 is always valid
+    (mode "score" falls back to the class logit when no angle is confident);
+    ranks > 0 of mode "score" are valid only for confident angles.
+    """
+    k = min(k, angle_cls.shape[1])
+    by_cls = angle_cls.topk(k, dim=1).indices
     if mode == "cls":
-        return by_cls
+        return by_cls, torch.ones_like(by_cls, dtype=torch.bool)
     confident = torch.sigmoid(angle_cls) >= 0.5
     masked = torch.where(confident, score, torch.full_like(score, -torch.inf))
-    by_score = masked.argmax(dim=1)
-    return torch.where(confident.any(dim=1), by_score, by_cls)
+    best, by_score = masked.topk(k, dim=1)
+    valid = torch.isfinite(best)
+    bins = torch.where(valid, by_score, by_cls)
+    valid[:, 0] = True
+    return bins, valid
 
 
 def to_linear_score(score: torch.Tensor, target: str) -> torch.Tensor:
@@ -48,39 +58,48 @@ def to_linear_score(score: torch.Tensor, target: str) -> torch.Tensor:
 
 
 @torch.no_grad()
-def decode(out: GraspNetOutput, cfg: ModelConfig, objectness_threshold: float = 0.5) -> list[DecodedGrasps]:
-    """One :class:`DecodedGrasps` per batch element."""
+def decode(out: GraspNetOutput, cfg: ModelConfig, objectness_threshold: float = 0.5,
+           grasps_per_seed: int = 1) -> list[DecodedGrasps]:
+    """One :class:`DecodedGrasps` per batch element.
+
+    ``grasps_per_seed`` > 1 also decodes the next-best in-plane angles of each
+    seed (each with its own best depth), which gives pose NMS more distinct
+    grasps to keep; rank 0 is the single grasp of ``grasps_per_seed`` = 1.
+    """
+    if grasps_per_seed < 1:
+        raise ValueError(f"grasps_per_seed must be >= 1, got {grasps_per_seed}")
     s1, s2 = out.stage1, out.stage2
-    angle_bin = select_angles(s2.score, s2.angle_cls, cfg.angle_select)  # (B, Ns, D)
-    idx = angle_bin.unsqueeze(1)
+    angle_bin, valid = select_angles(s2.score, s2.angle_cls, cfg.angle_select, grasps_per_seed)  # (B, k, Ns, D)
 
     def at_angle(t: torch.Tensor) -> torch.Tensor:
-        return torch.gather(t, 1, idx).squeeze(1)  # (B, Ns, D)
+        return torch.gather(t, 1, angle_bin)  # (B, k, Ns, D)
 
-    score = at_angle(s2.score)
+    score = torch.where(valid, at_angle(s2.score), torch.full_like(angle_bin, -torch.inf, dtype=s2.score.dtype))
     width = at_angle(s2.width)
     tol = at_angle(s2.tolerance)
-    depth_bin = score.argmax(dim=2, keepdim=True)  # (B, Ns, 1)
-    score = torch.gather(score, 2, depth_bin).squeeze(2)
-    width = torch.gather(width, 2, depth_bin).squeeze(2)
-    tol = torch.gather(tol, 2, depth_bin).squeeze(2)
-    angle_bin = torch.gather(angle_bin, 2, depth_bin).squeeze(2)
-    depth_bin = depth_bin.squeeze(2)
+    depth_bin = score.argmax(dim=3, keepdim=True)  # (B, k, Ns, 1)
+    valid = torch.gather(valid, 3, depth_bin).squeeze(3)  # (B, k, Ns)
+    score = torch.gather(score, 3, depth_bin).squeeze(3)
+    width = torch.gather(width, 3, depth_bin).squeeze(3)
+    tol = torch.gather(tol, 3, depth_bin).squeeze(3)
+    angle_bin = torch.gather(angle_bin, 3, depth_bin).squeeze(3)
+    depth_bin = depth_bin.squeeze(3)
     prob = torch.softmax(s1.approach.objectness, dim=1)[:, 1]  # (B, Ns)
-    score = to_linear_score(score, cfg.score_target)
+    score = to_linear_score(torch.where(valid, score, torch.zeros_like(score)), cfg.score_target)
     width = (width * cfg.decode_width_scale).clamp(0.0, GRASP_MAX_WIDTH)
     depths = np.asarray(cfg.depths)
     angles = cfg.angles
     results = []
     for b in range(prob.shape[0]):
-        keep = (prob[b] >= objectness_threshold).cpu().numpy()
-        seeds = np.flatnonzero(keep)
+        keep = ((prob[b] >= objectness_threshold).unsqueeze(0) & valid[b]).cpu().numpy()  # (k, Ns)
+        rank, seeds = np.nonzero(keep)
         approach = -s1.approach.top_view_xyz[b].cpu().numpy().astype(np.float64)[seeds]
-        ang = angles[angle_bin[b].cpu().numpy()[seeds]]
+        ang = angles[angle_bin[b].cpu().numpy()[rank, seeds]]
         rot = rotation_from_approach(approach, ang) if len(seeds) else np.zeros((0, 3, 3))
         grasps = GraspGroup.from_components(
             rot, s1.seed_xyz[b].cpu().numpy().astype(np.float64)[seeds],
-            width[b].cpu().numpy()[seeds], depths[depth_bin[b].cpu().numpy()[seeds]],
-            score[b].cpu().numpy().astype(np.float64)[seeds], heights=DEFAULT_HEIGHT)
-        results.append(DecodedGrasps(grasps, tol[b].clamp(min=0).cpu().numpy()[seeds].astype(np.float64), seeds))
+            width[b].cpu().numpy()[rank, seeds], depths[depth_bin[b].cpu().numpy()[rank, seeds]],
+            score[b].cpu().numpy().astype(np.float64)[rank, seeds], heights=DEFAULT_HEIGHT)
+        results.append(DecodedGrasps(grasps, tol[b].clamp(min=0).cpu().numpy()[rank, seeds].astype(np.float64),
+                                     seeds))
     return results

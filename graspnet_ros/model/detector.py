@@ -40,6 +40,7 @@ class DetectorConfig:
     workspace_max: tuple[float, float, float] | None = None
     depth_range: tuple[float, float] = (0.05, 3.0)  # kept z range
     objectness_threshold: float = 0.5
+    grasps_per_seed: int = 1  # >1: also the next-best in-plane angles of each seed (decode)
     use_gaf: bool = True
     collision_check: bool = True
     collision_voxel: float = 0.008  # m, coarser cloud for collision checks (the evaluator samples models at 8 mm)
@@ -160,7 +161,7 @@ class GraspDetector:
                 out = self.model(torch.from_numpy(sample.astype(np.float32))[None])
             timings["network"] = _ms(t)
             t = time.perf_counter()
-            dec = decode(out, self.model.cfg, cfg.objectness_threshold)[0]
+            dec = decode(out, self.model.cfg, cfg.objectness_threshold, cfg.grasps_per_seed)[0]
             grasps, tolerance = dec.grasps, dec.tolerance
             timings["decode"] = _ms(t)
             t = time.perf_counter()
