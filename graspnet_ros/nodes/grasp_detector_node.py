@@ -35,10 +35,9 @@ from visualization_msgs.msg import MarkerArray
 from ..cameras.geometry import depth_to_points
 from ..grasp import GraspGroup
 from ..msg import GraspArray
-from ..pipeline.cloud import Workspace
 from ..pipeline.detectors import DETECTOR_KINDS, make_detector
 from ..pipeline.latest import LatestSlot
-from ..pipeline.runner import DetectionPipeline, DetectionResult, PipelineConfig
+from ..pipeline.runner import DetectionPipeline, DetectionResult, pipeline_config
 from ..srv import DetectGrasps
 from ..tool_frame import ToolFrame, grasp_to_tool_poses
 from . import conversions as cv
@@ -74,13 +73,6 @@ PARAMETERS = [
     Param("seed", 0, "Seed of the random subsampling and of the model-free detector.", (0, 2**31 - 1)),
 ]
 
-
-def pipeline_config(p: dict) -> PipelineConfig:
-    return PipelineConfig(workspace=Workspace.from_lists(p["workspace.lower"], p["workspace.upper"]),
-                          voxel_size=p["voxel_size"], max_points=p["max_points"],
-                          max_input_points=p["max_input_points"], max_grasps=p["max_grasps"],
-                          min_score=p["min_score"], nms_translation=p["nms_translation"],
-                          nms_rotation=float(np.deg2rad(p["nms_rotation_deg"])), seed=p["seed"])
 
 
 class GraspDetectorNode(Node):

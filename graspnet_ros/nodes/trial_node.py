@@ -1,8 +1,12 @@
 """trial_node: runs a success-rate trials session and publishes every trial as it ends.
 
-A thin adapter over :func:`graspnet_ros.robot.trials.run_session` (simulated
-arm). Parameters: ``config_file`` (trials YAML, empty = config defaults),
-``protocol`` (score-bins | clear-table), ``trials``, ``out``. Topic out:
+A thin adapter over :func:`graspnet_ros.robot.trials.run_session`: the
+simulated arm, or a real arm when the executor config's ``robot.driver`` is
+ur_rtde or xarm (:mod:`graspnet_ros.robot.real_session`). Parameters:
+``config_file`` (trials YAML, empty = config defaults), ``protocol``
+(score-bins | clear-table), ``trials``, ``out``, ``executor_config``,
+``camera_config``, ``detector_config``, ``checkpoint`` (empty = the YAML's).
+Topic out:
 ``trial_log`` (std_msgs/String, one JSON record per trial, the same lines as
 OUT/trials.jsonl). Service ``status`` (std_srvs/Trigger): progress or the
 final summary table. The node keeps running after the session so the
@@ -14,6 +18,13 @@ after each lift the gripper-width proposal is published on
 with the service ``confirm_trial`` (std_srvs/SetBool: data=true success,
 false failure). Without an answer within ``confirm_timeout`` s the
 width-based proposal is kept and the record says ``verdict: timeout``.
+
+A real-arm session asks the operator more through the same pair: the
+steps to do by hand (set up a scene, take the picked object out of the
+gripper, place the object) and yes/no questions (is the table clear?) are
+published on ``trial_proposal`` with ``kind`` ready / question and wait,
+without a timeout, for ``confirm_trial`` (true = done / yes, false = no).
+The number of objects per scene is the config's ``objects_per_scene``.
 """
 
 from __future__ import annotations
@@ -32,7 +43,9 @@ class ServiceConfirm:
     """A trials ``Confirm`` answered through the ``confirm_trial`` service (thread-safe).
 
     The session thread blocks in ``__call__`` until the service delivers a
-    verdict or ``timeout`` s pass (then None: the proposal is kept).
+    verdict or ``timeout`` s pass (then None: the proposal is kept). It is also
+    the :class:`~graspnet_ros.robot.real_session.SessionOperator` of real-arm
+    sessions (``ready`` / ``ask`` wait for the service without a timeout).
     """
 
     def __init__(self, node: Node, publisher, timeout: float) -> None:
@@ -42,26 +55,48 @@ class ServiceConfirm:
         self._answer: bool | None = None
         self.pending: dict | None = None
 
-    def __call__(self, proposal: dict) -> bool | None:
+    def _wait(self, payload: dict, timeout: float | None, line: str) -> bool | None:
+        """Publish ``payload`` on trial_proposal, log ``line`` and wait for confirm_trial (None: timeout)."""
         with self._lock:
-            self.pending, self._answer = dict(proposal), None
+            self.pending, self._answer = dict(payload), None
             self._answered.clear()
-        self._pub.publish(String(data=json.dumps(proposal, default=str)))
-        verdict = "SUCCESS" if proposal["proposed_success"] else "FAILURE"
-        self._node.get_logger().info(
-            f"{proposal['key']}: gripper width {proposal['measured_width']:.4f} m after the lift "
-            f"(threshold {proposal['threshold']:.4f} m) -> proposed {verdict}; confirm with "
-            f"'ros2 service call confirm_trial std_srvs/srv/SetBool \"{{data: true}}\"' (true = success, "
-            f"false = failure) within {self.timeout:g} s")
-        self._answered.wait(self.timeout)
+        self._pub.publish(String(data=json.dumps(payload, default=str)))
+        self._node.get_logger().info(f"{payload['key']}: {line}")
+        self._answered.wait(timeout)
         with self._lock:  # an answer that raced the timeout still counts (the service said so)
             answer, self.pending = self._answer, None
+        return answer
+
+    def __call__(self, proposal: dict) -> bool | None:
+        verdict = "SUCCESS" if proposal["proposed_success"] else "FAILURE"
+        answer = self._wait(proposal, self.timeout,
+                            f"gripper width {proposal['measured_width']:.4f} m after the lift "
+                            f"(threshold {proposal['threshold']:.4f} m) -> proposed {verdict}; confirm with "
+                            f"'ros2 service call confirm_trial std_srvs/srv/SetBool \"{{data: true}}\"' (true = "
+                            f"success, false = failure) within {self.timeout:g} s")
         if answer is None:
             self._node.get_logger().warning(
                 f"{proposal['key']}: no operator answer on confirm_trial within {self.timeout:g} s; "
                 f"keeping the width-based proposal ({verdict}), logged as verdict 'timeout'")
             return None
         return answer
+
+    # -- the rest of a SessionOperator (real-arm sessions, graspnet_ros.robot.real_session) --
+    def confirm(self, proposal: dict) -> bool | None:
+        return self(proposal)
+
+    def ready(self, key: str, message: str) -> None:
+        self._wait({"key": key, "kind": "ready", "message": message}, None,
+                   f"{message}; then call confirm_trial (std_srvs/srv/SetBool, any data)")
+
+    def ask(self, key: str, question: str, default: bool) -> bool:
+        answer = self._wait({"key": key, "kind": "question", "message": question, "default": default}, None,
+                            f"{question} -- answer with confirm_trial (data: true = yes, false = no)")
+        return default if answer is None else answer
+
+    def count(self, key: str, question: str, default: int) -> int:
+        self._node.get_logger().info(f"{key}: {question} -> {default} (objects_per_scene of the trials config)")
+        return default
 
     def on_service(self, request, response):
         with self._lock:
@@ -70,10 +105,13 @@ class ServiceConfirm:
                 response.message = "no trial is awaiting confirmation"
                 return response
             self._answer = bool(request.data)
-            key = self.pending["key"]
+            key, kind = self.pending["key"], self.pending.get("kind", "verdict")
             self._answered.set()
         response.success = True
-        response.message = f"{key}: operator verdict {'success' if request.data else 'failure'} recorded"
+        if kind == "verdict":
+            response.message = f"{key}: operator verdict {'success' if request.data else 'failure'} recorded"
+        else:
+            response.message = f"{key}: operator answer {'yes' if request.data else 'no'} recorded"
         self._node.get_logger().info(response.message)
         return response
 
@@ -87,9 +125,11 @@ class TrialNode(Node):
         out = self.declare_parameter("out", "").value
         operator = self.declare_parameter("operator_confirm", False).value
         timeout = self.declare_parameter("confirm_timeout", 0.0).value
+        files = {name: self.declare_parameter(name, "").value or None
+                 for name in ("executor_config", "camera_config", "detector_config", "checkpoint")}
         self.config = SessionConfig.from_yaml(path or None, protocol=protocol or None, trials=trials or None,
                                               out=out or None, operator_confirm=True if operator else None,
-                                              confirm_timeout=timeout or None)
+                                              confirm_timeout=timeout or None, **files)
         self._pub = self.create_publisher(String, "trial_log", 10)
         self.create_service(Trigger, "status", self._on_status)
         self.confirm = ServiceConfirm(self, self.create_publisher(String, "trial_proposal", 10),
@@ -107,7 +147,8 @@ class TrialNode(Node):
     def _run(self) -> None:
         try:
             report = run_session(self.config, progress=self._publish,
-                                 confirm=self.confirm if self.config.operator_confirm else None)
+                                 confirm=self.confirm if self.config.operator_confirm else None,
+                                 operator=self.confirm)
             self.summary = report.table
             self.get_logger().info("trials finished\n" + report.table)
         except Exception as exc:  # report, do not kill the node

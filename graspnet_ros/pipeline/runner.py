@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -11,7 +12,7 @@ from ..grasp import GraspGroup
 from .cloud import Workspace, crop, finite_points, random_subsample, voxel_downsample
 from .detectors import Detector
 
-__all__ = ["PipelineConfig", "DetectionPipeline", "DetectionResult"]
+__all__ = ["PipelineConfig", "DetectionPipeline", "DetectionResult", "pipeline_config"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,23 @@ class PipelineConfig:
             raise ValueError("voxel_size, max_points and max_grasps must be >= 0")
         if self.max_input_points <= 0:
             raise ValueError("max_input_points must be > 0")
+
+
+def pipeline_config(p: Mapping[str, Any]) -> PipelineConfig:
+    """A :class:`PipelineConfig` from ``grasp_detector_node`` parameter names (docs/nodes.md):
+    ``workspace.lower``/``upper``, ``voxel_size``, ``max_points``, ``max_input_points``,
+    ``max_grasps``, ``min_score``, ``nms_translation``, ``nms_rotation_deg``, ``seed``.
+    Missing names keep the defaults (which are the node's)."""
+    d = PipelineConfig()
+    rotation = float(np.deg2rad(p["nms_rotation_deg"])) if "nms_rotation_deg" in p else d.nms_rotation
+    return PipelineConfig(
+        workspace=Workspace.from_lists(p.get("workspace.lower", d.workspace.lower),
+                                       p.get("workspace.upper", d.workspace.upper)),
+        voxel_size=float(p.get("voxel_size", d.voxel_size)), max_points=int(p.get("max_points", d.max_points)),
+        max_input_points=int(p.get("max_input_points", d.max_input_points)),
+        max_grasps=int(p.get("max_grasps", d.max_grasps)), min_score=float(p.get("min_score", d.min_score)),
+        nms_translation=float(p.get("nms_translation", d.nms_translation)), nms_rotation=rotation,
+        seed=int(p.get("seed", d.seed)))
 
 
 @dataclass

@@ -19,6 +19,11 @@ the same log skips what is done (clear-table replays the logged removals to
 restore a half-cleared scene). Outputs: ``results.json`` (atomic), a console
 table and a PNG plot of the success rate per score bin with 95% Wilson
 intervals.
+
+On a real arm (``robot.driver`` ur_rtde or xarm) :func:`run_session` hands
+the session to :mod:`.real_session`: camera frames, a grasp detector, outcomes
+judged by the gripper width and confirmed by the operator, the same log,
+tables and plot.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
 import trimesh
@@ -39,6 +44,9 @@ from ..gripper import GripperModel, check_collision
 from .executor import ExecutionResult, ExecutorConfig, GraspExecutor
 from .sim import SimArm, SimConfig, SimGripper, SimObject
 from ..views import look_at
+
+if TYPE_CHECKING:
+    from .real_session import SessionOperator
 
 DEFAULT_BINS = (1.0, 0.5, 0.1)
 
@@ -654,6 +662,17 @@ class SessionConfig:
     proposal is confirmed or overridden by the operator (console or the
     trial_node's ``confirm_trial`` service, which waits ``confirm_timeout`` s
     and then keeps the proposal).
+
+    Real-arm sessions (the executor config's ``robot.driver`` is not ``sim``;
+    see :mod:`graspnet_ros.robot.real_session`): camera_config: a
+    camera_node.yaml-style file (source, camera_name, device settings);
+    detector_config: a grasp_detector_node.yaml-style file (None: the
+    package's); checkpoint: network weights (overrides the detector file's);
+    bin_tolerance: score-bins window |predicted score - bin| (or 'nearest':
+    each grasp goes to its nearest bin); objects: the names of the objects
+    the operator places (score-bins); objects_per_scene: the default object
+    count the operator confirms at each clear-table scene start. Real-arm
+    outcomes always go through the operator, whatever ``operator_confirm`` says.
     """
 
     protocol: str = "score-bins"
@@ -672,8 +691,15 @@ class SessionConfig:
     executor_config: Path | None = None
     operator_confirm: bool = False
     confirm_timeout: float = 120.0
+    camera_config: Path | None = None
+    detector_config: Path | None = None
+    checkpoint: Path | None = None
+    bin_tolerance: float | str = 0.05
 
     def __post_init__(self) -> None:
+        if self.bin_tolerance != "nearest" and not (isinstance(self.bin_tolerance, (int, float))
+                                                    and self.bin_tolerance > 0):
+            raise ValueError(f"bin_tolerance must be a score window > 0 or 'nearest', got {self.bin_tolerance!r}")
         if self.protocol not in ("score-bins", "clear-table"):
             raise ValueError(f"unknown protocol '{self.protocol}'; use score-bins or clear-table")
         if self.trials < 1:
@@ -696,7 +722,7 @@ class SessionConfig:
         if unknown:
             raise ValueError(f"{path}: unknown trials keys {sorted(unknown)}")
         data.update({k: v for k, v in overrides.items() if v is not None})
-        for key in ("out", "label_cache", "executor_config"):
+        for key in ("out", "label_cache", "executor_config", "camera_config", "detector_config", "checkpoint"):
             if data.get(key) is not None:
                 data[key] = Path(data[key])
         if "bins" in data:
@@ -735,19 +761,35 @@ def load_detector(spec: str) -> Detector:
 
 
 def run_session(cfg: SessionConfig, detector: Detector | None = None,
-                progress: Callable[[dict], None] | None = None, confirm: Confirm | None = None) -> TrialsReport:
-    """Run or resume a session in simulation and write results.json (+ the PNG for score-bins).
+                progress: Callable[[dict], None] | None = None, confirm: Confirm | None = None,
+                operator: SessionOperator | None = None) -> TrialsReport:
+    """Run or resume a session and write results.json (+ the PNG for score-bins).
 
-    detector: clear-table grasp detector (default: ground-truth labels of the
-    scene's objects, :class:`GroundTruthDetector`). With
+    In simulation unless the executor config's ``robot.driver`` names a real
+    arm (ur_rtde, xarm): then :func:`graspnet_ros.robot.real_session.run_real_session`
+    runs it with the configured camera and detector, the operator answering
+    through ``operator`` (default: the console; ``confirm`` replaces its
+    verdict prompt).
+
+    detector: simulated clear-table grasp detector (default: ground-truth
+    labels of the scene's objects, :class:`GroundTruthDetector`). With
     ``cfg.operator_confirm`` every outcome goes through ``confirm`` (default:
     :func:`console_confirm` on stdin), see :func:`judge_with_operator`.
     """
+    exec_cfg = ExecutorConfig.load(cfg.executor_config) if cfg.executor_config else ExecutorConfig()
+    if str(exec_cfg.robot.get("driver", "sim")) != "sim":
+        from .real_session import ConsoleOperator, run_real_session
+
+        if detector is not None:
+            raise ValueError("a --detector callable (Observation -> grasps) is for simulated clear-table; a real-arm "
+                             "session detects on camera frames with detector_config / checkpoint")
+        if operator is None:
+            operator = ConsoleOperator(confirm=confirm)
+        return run_real_session(cfg, exec_cfg, operator=operator, progress=progress)
     if cfg.operator_confirm and confirm is None:
         confirm = console_confirm()
     if not cfg.operator_confirm:
         confirm = None
-    exec_cfg = ExecutorConfig.load(cfg.executor_config) if cfg.executor_config else ExecutorConfig()
     cfg.out.mkdir(parents=True, exist_ok=True)
     log_name = "trials_open_jaws.jsonl" if cfg.negative_control else "trials.jsonl"
     log = TrialLog(cfg.out / log_name)
