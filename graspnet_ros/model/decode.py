@@ -35,21 +35,17 @@ def select_angles(score: torch.Tensor, angle_cls: torch.Tensor, mode: str,
                   k: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """The k best in-plane angle bins per seed and depth from (B, A, Ns, D) predictions.
 
-    Returns bins (B, k, Ns, D) and valid (B, k, Ns, D). Rank 0 is always valid
-    (mode "score" falls back to the class logit when no angle is confident);
-    ranks > 0 of mode "score" are valid only for confident angles.
+    Returns bins (B, k, Ns, D). Mode "cls": the k largest class logits. Mode
+    "score": confident angles (class probability >= 0.5) by predicted score
+    first, then the remaining angles by class logit.
     """
     k = min(k, angle_cls.shape[1])
-    by_cls = angle_cls.topk(k, dim=1).indices
     if mode == "cls":
-        return by_cls, torch.ones_like(by_cls, dtype=torch.bool)
+        return angle_cls.topk(k, dim=1).indices
     confident = torch.sigmoid(angle_cls) >= 0.5
-    masked = torch.where(confident, score, torch.full_like(score, -torch.inf))
-    best, by_score = masked.topk(k, dim=1)
-    valid = torch.isfinite(best)
-    bins = torch.where(valid, by_score, by_cls)
-    valid[:, 0] = True
-    return bins, valid
+    # confident angles rank above the others (scores are < 10), then class logits order the rest
+    key = torch.where(confident, 10.0 + score, angle_cls.clamp(max=9.0) - 20.0)
+    return key.topk(k, dim=1).indices
 
 
 def to_linear_score(score: torch.Tensor, target: str) -> torch.Tensor:
@@ -69,30 +65,33 @@ def decode(out: GraspNetOutput, cfg: ModelConfig, objectness_threshold: float = 
     if grasps_per_seed < 1:
         raise ValueError(f"grasps_per_seed must be >= 1, got {grasps_per_seed}")
     s1, s2 = out.stage1, out.stage2
-    angle_bin, valid = select_angles(s2.score, s2.angle_cls, cfg.angle_select, grasps_per_seed)  # (B, k, Ns, D)
+    angle_bin = select_angles(s2.score, s2.angle_cls, cfg.angle_select, grasps_per_seed)  # (B, k, Ns, D)
 
     def at_angle(t: torch.Tensor) -> torch.Tensor:
         return torch.gather(t, 1, angle_bin)  # (B, k, Ns, D)
 
-    score = torch.where(valid, at_angle(s2.score), torch.full_like(angle_bin, -torch.inf, dtype=s2.score.dtype))
+    score = at_angle(s2.score)
     width = at_angle(s2.width)
     tol = at_angle(s2.tolerance)
     depth_bin = score.argmax(dim=3, keepdim=True)  # (B, k, Ns, 1)
-    valid = torch.gather(valid, 3, depth_bin).squeeze(3)  # (B, k, Ns)
     score = torch.gather(score, 3, depth_bin).squeeze(3)
     width = torch.gather(width, 3, depth_bin).squeeze(3)
     tol = torch.gather(tol, 3, depth_bin).squeeze(3)
     angle_bin = torch.gather(angle_bin, 3, depth_bin).squeeze(3)
     depth_bin = depth_bin.squeeze(3)
+    # a lower rank may already hold the same angle (at another depth): keep the first only
+    same = angle_bin.unsqueeze(1) == angle_bin.unsqueeze(2)  # (B, k, k, Ns): [r, q]
+    earlier = torch.ones(same.shape[1], same.shape[1], dtype=torch.bool).tril(-1)[None, :, :, None]
+    distinct = ~(same & earlier).any(dim=2)  # (B, k, Ns)
     prob = torch.softmax(s1.approach.objectness, dim=1)[:, 1]  # (B, Ns)
-    score = to_linear_score(torch.where(valid, score, torch.zeros_like(score)), cfg.score_target)
+    score = to_linear_score(score, cfg.score_target)
     width = (width * cfg.decode_width_scale).clamp(0.0, GRASP_MAX_WIDTH)
     depths = np.asarray(cfg.depths)
     angles = cfg.angles
     results = []
     for b in range(prob.shape[0]):
-        keep = ((prob[b] >= objectness_threshold).unsqueeze(0) & valid[b]).cpu().numpy()  # (k, Ns)
-        rank, seeds = np.nonzero(keep)
+        keep = ((prob[b] >= objectness_threshold).unsqueeze(0) & distinct[b]).cpu().numpy()
+        rank, seeds = np.nonzero(keep)  # rank-major: rank 0 first
         approach = -s1.approach.top_view_xyz[b].cpu().numpy().astype(np.float64)[seeds]
         ang = angles[angle_bin[b].cpu().numpy()[rank, seeds]]
         rot = rotation_from_approach(approach, ang) if len(seeds) else np.zeros((0, 3, 3))
