@@ -54,12 +54,13 @@ def executor_config(approach_deg: float | None, out: Path) -> Path:
     return path
 
 
-def clear_scene(seed: int, num_objects: int, max_failures: int, exec_cfg: Path) -> dict:
+def clear_scene(seed: int, num_objects: int, max_failures: int, exec_cfg: Path,
+                checkpoint: str | None = None) -> dict:
     """Clear one scene; counts after cutting at ``max_failures`` consecutive failures."""
     ids = novel_ids(num_objects, seed)
     t0 = time.perf_counter()
     res = run_loop(seed=seed, attempts=num_objects + max_failures, obj_ids=ids, out=None,
-                   executor_config=exec_cfg, log=lambda *_: None)
+                   executor_config=exec_cfg, checkpoint=checkpoint, log=lambda *_: None)
     attempts, run = [], 0
     for a in res.attempts:
         attempts.append(a)
@@ -103,14 +104,22 @@ def main() -> None:
     ap.add_argument("--compare", nargs="+", type=float, default=None,
                     help="approach limits (deg) to run in turn; default: the shipped executor.yaml only")
     ap.add_argument("--out", default="/tmp/graspnet_ros_bench_clear_table")
+    ap.add_argument("--checkpoint", default=None,
+                    help="network checkpoint for the detector ('shipped' = the package's; default: baseline)")
     args = ap.parse_args()
     limits = args.compare or [None]
     for limit in limits:
         cfg = executor_config(limit, Path(args.out))
         label = "shipped config/executor.yaml" if limit is None else f"approach limit {limit:g} deg"
         rows = []
+        ckpt = args.checkpoint
+        if ckpt == "shipped":
+            from graspnet_ros.model.checkpoint import shipped_checkpoint
+
+            ckpt = str(shipped_checkpoint())
+        label += f", detector {'baseline' if ckpt is None else Path(ckpt).name}"
         for seed in args.scenes:
-            rows.append(clear_scene(seed, args.objects, args.max_failures, cfg))
+            rows.append(clear_scene(seed, args.objects, args.max_failures, cfg, ckpt))
             print(f"  [{label}] scene {seed}: {rows[-1]['successes']}/{rows[-1]['attempts']} ok, "
                   f"{rows[-1]['cleared']}/{rows[-1]['objects']} cleared ({rows[-1]['seconds']:.0f} s)", flush=True)
         report(rows, label)

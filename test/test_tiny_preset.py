@@ -76,6 +76,23 @@ def test_best_ground_truth_grasps_pass_force_closure_again_in_the_scene_frame(ti
     assert checked > 20
 
 
+@pytest.mark.parametrize("scene", [100, 130, 160])  # seen, similar and novel objects
+def test_shipped_checkpoint_top10_holds_force_closure_grasps(tiny_root, scene):
+    """Issue #5: the shipped network on a fixed synthetic frame, judged by the project's evaluator."""
+    from graspnet_ros.evaluation import FrameGroundTruth, evaluate_frame
+    from graspnet_ros.model.checkpoint import load_model, shipped_checkpoint
+    from graspnet_ros.model.detector import GraspDetector
+
+    frame = GraspNetDataset(tiny_root, camera="realsense").frame(scene, 0)
+    cloud = frame_point_cloud(frame, workspace="objects")
+    grasps = GraspDetector(load_model(shipped_checkpoint())).detect(cloud[np.isfinite(cloud).all(axis=1)]).grasps
+    result = evaluate_frame(grasps, FrameGroundTruth.from_root(tiny_root, scene, "realsense", 0))
+    top = slice(0, 10)
+    good = (result.labels[top] > 0) & (result.labels[top] <= 1.0) & ~result.collision[top] & ~result.empty[top]
+    assert good.sum() >= 5, (f"scene {scene}: {good.sum()} of the top {len(result.labels[top])} grasps pass "
+                             f"force closure at mu <= 1.0 (labels {result.labels[top]})")
+
+
 def test_second_run_skips_everything(tiny_root):
     report = generate(tiny_root, "tiny", workers=1, seed=0, log=lambda *_: None)
     assert report.objects_written == 0

@@ -112,6 +112,11 @@ def load_model(path: str | Path, config: ModelConfig | None = None) -> GraspNet:
 SHIPPED_CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "checkpoints" / "cpu_small" / "model.pt"
 
 
+def resolve_checkpoint(spec: str | Path) -> Path:
+    """A checkpoint argument as a path: ``"shipped"`` names the shipped checkpoint."""
+    return shipped_checkpoint() if str(spec) == "shipped" else Path(spec).expanduser()
+
+
 def shipped_checkpoint() -> Path:
     """Path of the shipped checkpoint; FileNotFoundError if the install lacks it."""
     if not SHIPPED_CHECKPOINT.is_file():

@@ -40,7 +40,7 @@ class DetectorConfig:
     workspace_max: tuple[float, float, float] | None = None
     depth_range: tuple[float, float] = (0.05, 3.0)  # kept z range
     objectness_threshold: float = 0.5
-    grasps_per_seed: int = 1  # >1: also the next-best in-plane angles of each seed (decode)
+    grasps_per_seed: int = 3  # decode the 3 best in-plane angles per seed (1 = the paper's one grasp)
     use_gaf: bool = True
     collision_check: bool = True
     collision_voxel: float = 0.008  # m, coarser cloud for collision checks (the evaluator samples models at 8 mm)
@@ -123,12 +123,13 @@ class GraspDetector:
     @classmethod
     def from_checkpoint(cls, path: str | Path | None, config: DetectorConfig = DetectorConfig(),
                         baseline: BaselineConfig = BaselineConfig()) -> "GraspDetector":
-        """Load a checkpoint (see :mod:`.checkpoint`); ``None`` gives the baseline."""
+        """Load a checkpoint (see :mod:`.checkpoint`; ``"shipped"`` = the package's own);
+        ``None`` gives the baseline."""
         if path is None:
             return cls(None, config, baseline)
-        from .checkpoint import load_model
+        from .checkpoint import load_model, resolve_checkpoint
 
-        return cls(load_model(path), config, baseline)
+        return cls(load_model(resolve_checkpoint(path)), config, baseline)
 
     @property
     def kind(self) -> str:

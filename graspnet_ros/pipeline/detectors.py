@@ -72,6 +72,7 @@ def make_detector(kind: str = "auto", checkpoint: str | Path | None = None, devi
     if it cannot be loaded); 'baseline': the network package's model-free
     baseline; 'geometric': :class:`GeometricDetector`; 'auto': the network if a
     checkpoint is given, else the baseline if available, else geometric.
+    checkpoint ``"shipped"``: the checkpoint shipped with the package.
     """
     if kind not in DETECTOR_KINDS:
         raise ValueError(f"unknown detector '{kind}'; use one of {DETECTOR_KINDS}")
@@ -86,6 +87,10 @@ def make_detector(kind: str = "auto", checkpoint: str | Path | None = None, devi
         if not checkpoint:
             raise ValueError("detector 'model' needs a checkpoint (parameter 'checkpoint')")
         path = Path(checkpoint).expanduser()
+        if str(checkpoint) == "shipped" and module is not None:
+            from ..model.checkpoint import shipped_checkpoint
+
+            path = shipped_checkpoint()
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint not found: {path}")
         if module is None:
