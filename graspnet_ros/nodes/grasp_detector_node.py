@@ -54,7 +54,8 @@ PARAMETERS = [
     Param("depth_stride", 1, "Use every n-th depth pixel in both directions (input: depth).", (1, 16)),
     Param("detector", "auto", f"Detector: {' | '.join(DETECTOR_KINDS)} (auto: model if a checkpoint is "
           "given, else the model-free baseline)."),
-    Param("checkpoint", "", "Network checkpoint file ('' = none)."),
+    Param("checkpoint", "", "Network checkpoint file, or 'shipped' for the package's trained cpu "
+          "checkpoint ('' = none)."),
     Param("device", "cpu", "Torch device of the network."),
     Param("workspace.lower", [-0.5, -0.5, 0.1], "Workspace box lower corner in the input frame (m)."),
     Param("workspace.upper", [0.5, 0.5, 1.5], "Workspace box upper corner in the input frame (m)."),
