@@ -3,8 +3,9 @@
 Each scene is drawn from the novel objects (ids 55-254, pybullet
 random_urdfs) with a per-scene seed, settled by the dataset generator's
 physics, and cleared by :func:`graspnet_ros.loop.run_loop`: RealSense render ->
-model-free baseline detector (no trained checkpoint ships yet) -> executor ->
-MuJoCo. A scene ends when the table is empty or after K consecutive failures
+model-free baseline detector (default) -> executor ->
+MuJoCo. ``--checkpoint`` switches the detector to a network (``shipped`` = the
+package's checkpoint). A scene ends when the table is empty or after K consecutive failures
 (the attempt budget is objects + K, enough for that rule; the history is cut
 at the K-th consecutive failure).
 
@@ -19,6 +20,11 @@ Measured (2026-11-23, 2 shared cores; scenes 0-19, 5 novel objects each, K = 3):
   limit 45 deg:         success  98/108 = 91%, completion  98/100 =  98%
 (a tighter approach limit does not help: near-vertical grasps also fail, and
 objects that only side grasps reach are then left on the table).
+
+With the shipped network (2026-11-24, ``--checkpoint shipped``, scenes 0-9, 5
+objects, K = 3): success 35/73 = 48%, completion 35/50 = 70%; every failed
+attempt closed the jaws on nothing (shallow or edge grasps slip), so the
+model-free baseline stays the default detector until the network is better.
 
 Run: .venv/bin/python bench/bench_clear_table.py [--scenes 0 1 2] [--objects 4] [--max-failures 3]
 Scratch output (executor configs) under /tmp/graspnet_ros_bench_clear_table.
