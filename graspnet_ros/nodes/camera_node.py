@@ -62,7 +62,7 @@ PARAMETERS = [
     Param("kinect.loop", True, "Restart a recording at its end."),
     Param("dataset.root", "", "GraspNet-1Billion root folder (dataset source)."),
     Param("dataset.camera", "realsense", "Dataset camera: realsense | kinect."),
-    Param("dataset.scenes", [], "Scene ids to replay (empty = all).", empty_type=rclpy.Parameter.Type.INTEGER_ARRAY),
+    Param("dataset.scenes", [], "Scene ids to replay (empty = all).", empty_type="int[]"),
     Param("dataset.loop", True, "Restart at the first frame after the last."),
 ]
 

@@ -35,44 +35,16 @@ from visualization_msgs.msg import MarkerArray
 from ..cameras.geometry import depth_to_points
 from ..grasp import GraspGroup
 from ..msg import GraspArray
-from ..pipeline.detectors import DETECTOR_KINDS, make_detector
+from ..pipeline.detector_params import PARAMETERS
+from ..pipeline.detectors import make_detector
 from ..pipeline.latest import LatestSlot
 from ..pipeline.runner import DetectionPipeline, DetectionResult, pipeline_config
 from ..srv import DetectGrasps
 from ..tool_frame import ToolFrame, grasp_to_tool_poses
 from . import conversions as cv
 from .markers import grasp_markers
-from .params import Param, declare_all
+from .params import declare_all
 
-PARAMETERS = [
-    Param("input", "cloud", "Input: cloud (PointCloud2) or depth (depth Image + CameraInfo)."),
-    Param("cloud_topic", "camera/depth/color/points", "PointCloud2 input topic (input: cloud)."),
-    Param("depth_topic", "camera/aligned_depth_to_color/image_raw",
-          "Depth image topic, 16UC1 mm or 32FC1 m (input: depth)."),
-    Param("camera_info_topic", "camera/aligned_depth_to_color/camera_info",
-          "CameraInfo of the depth image (input: depth)."),
-    Param("depth_stride", 1, "Use every n-th depth pixel in both directions (input: depth).", (1, 16)),
-    Param("detector", "auto", f"Detector: {' | '.join(DETECTOR_KINDS)} (auto: model if a checkpoint is "
-          "given, else the model-free baseline)."),
-    Param("checkpoint", "", "Network checkpoint file, or 'shipped' for the package's trained cpu "
-          "checkpoint ('' = none)."),
-    Param("device", "cpu", "Torch device of the network."),
-    Param("workspace.lower", [-0.5, -0.5, 0.1], "Workspace box lower corner in the input frame (m)."),
-    Param("workspace.upper", [0.5, 0.5, 1.5], "Workspace box upper corner in the input frame (m)."),
-    Param("voxel_size", 0.005, "Voxel downsampling edge (m, 0 = off).", (0.0, 0.1)),
-    Param("max_points", 20000, "Points kept after downsampling (random subsample).", (100, 1000000)),
-    Param("max_input_points", 3000000, "Larger clouds are rejected with an error.", (1000, 100000000)),
-    Param("max_grasps", 50, "Grasps published after NMS (best first).", (1, 10000)),
-    Param("min_score", 0.0, "Grasps scoring below are dropped.", (-10.0, 10.0)),
-    Param("nms_translation", 0.03, "Pose-NMS distance threshold (m, 0 = no NMS).", (0.0, 1.0)),
-    Param("nms_rotation_deg", 30.0, "Pose-NMS angle threshold (degrees).", (0.0, 180.0)),
-    Param("tool_frame.convention", "z_approach", "best_grasp pose convention: graspnet | z_approach."),
-    Param("tool_frame.tcp_offset", 0.0, "Tool-frame origin behind the fingertip centre along the approach (m).",
-          (-1.0, 1.0)),
-    Param("markers.max", 20, "Grasps drawn in the MarkerArray.", (0, 1000)),
-    Param("markers.line_width", 0.003, "Marker line width (m).", (0.0001, 0.1)),
-    Param("seed", 0, "Seed of the random subsampling and of the model-free detector.", (0, 2**31 - 1)),
-]
 
 
 

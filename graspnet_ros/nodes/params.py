@@ -1,6 +1,7 @@
 """Declaring node parameters from one table: type, default, description, range.
 
-Each node lists its parameters as :class:`Param` entries; :func:`declare_all`
+Each node lists its parameters as :class:`~graspnet_ros.params.Param` entries
+(ROS-free, so offline tools read the same tables); :func:`declare_all`
 declares them with a ``ParameterDescriptor`` (description, numeric range,
 read-only flag) and returns their values as a flat dict, and the same table
 is what ``docs/nodes.md`` documents (a test checks they agree).
@@ -8,7 +9,6 @@ is what ``docs/nodes.md`` documents (a test checks they agree).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
@@ -16,36 +16,13 @@ from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from ..params import Param
+
 __all__ = ["Param", "declare_all"]
 
 
-@dataclass(frozen=True)
-class Param:
-    """One parameter: name, default (its type fixes the parameter type), description,
-    optional inclusive (low, high) range for numbers, and the type of an empty-list default."""
-
-    name: str
-    default: Any
-    description: str
-    range: tuple[float, float] | None = None
-    empty_type: Parameter.Type | None = None  # for list defaults that are empty
-
-    @property
-    def type_name(self) -> str:
-        if isinstance(self.default, bool):
-            return "bool"
-        if isinstance(self.default, int):
-            return "int"
-        if isinstance(self.default, float):
-            return "double"
-        if isinstance(self.default, str):
-            return "string"
-        if self.empty_type is not None:
-            return {Parameter.Type.INTEGER_ARRAY: "int[]", Parameter.Type.DOUBLE_ARRAY: "double[]",
-                    Parameter.Type.STRING_ARRAY: "string[]"}[self.empty_type]
-        first = self.default[0]
-        return ("double[]" if isinstance(first, float) else "int[]" if isinstance(first, int)
-                else "string[]")
+_ARRAY_TYPES = {"int[]": Parameter.Type.INTEGER_ARRAY, "double[]": Parameter.Type.DOUBLE_ARRAY,
+                "string[]": Parameter.Type.STRING_ARRAY}
 
 
 def _descriptor(p: Param) -> ParameterDescriptor:
@@ -66,7 +43,7 @@ def declare_all(node: Node, params: list[Param]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for p in params:
         if isinstance(p.default, list) and not p.default:
-            node.declare_parameter(p.name, p.empty_type or Parameter.Type.STRING_ARRAY, _descriptor(p))
+            node.declare_parameter(p.name, _ARRAY_TYPES[p.type_name], _descriptor(p))
         else:
             node.declare_parameter(p.name, p.default, _descriptor(p))
         try:

@@ -56,7 +56,7 @@ def detector_params(config: str | Path | None = None, overrides: dict | None = N
     ``/**`` and ``grasp_detector_node`` sections, then ``overrides``."""
     import yaml
 
-    from ..nodes.grasp_detector_node import PARAMETERS
+    from ..pipeline.detector_params import PARAMETERS
 
     params = {p.name: p.default for p in PARAMETERS}
     path = Path(config) if config else default_detector_config()
@@ -75,9 +75,8 @@ def detector_params(config: str | Path | None = None, overrides: dict | None = N
 
 def build_pipeline(params: dict):
     """DetectionPipeline built exactly as ``GraspDetectorNode.__init__`` builds it."""
-    from ..nodes.grasp_detector_node import pipeline_config
     from ..pipeline.detectors import make_detector
-    from ..pipeline.runner import DetectionPipeline
+    from ..pipeline.runner import DetectionPipeline, pipeline_config
 
     detector = make_detector(params["detector"], params["checkpoint"] or None, params["device"],
                              seed=params["seed"])
