@@ -265,3 +265,16 @@ def test_cli_bag_from_dataset_and_evaluate_bag(work, capsys):
     doc = json.loads((out / "results.json").read_text())
     assert doc["detector"]["max_grasps"] == 10 and doc["frames_evaluated"] == 1
     assert doc["frames"]["130"][0]["num_input"] <= 10 and "similar" in doc["splits"]
+
+
+def test_offline_detector_pipeline_is_built_without_ros():
+    """evaluate_bag's detector comes from the node's parameter table and YAML without importing rclpy."""
+    code = ("import sys\n"
+            "from graspnet_ros.offline.evaluate_bag import build_pipeline, detector_params\n"
+            "p = detector_params(overrides={'max_grasps': 7})\n"
+            "pipe = build_pipeline(p)\n"
+            "assert p['max_grasps'] == 7 and pipe.config.max_grasps == 7, (p['max_grasps'], pipe.config)\n"
+            "print('rclpy' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False"
