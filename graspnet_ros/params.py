@@ -10,6 +10,7 @@ checks they agree).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 ARRAY_TYPES = ("int[]", "double[]", "string[]")
@@ -47,3 +48,24 @@ class Param:
         first = self.default[0]
         return ("double[]" if isinstance(first, float) else "int[]" if isinstance(first, int)
                 else "string[]")
+
+
+def read_node_parameters(path: str | Path, node: str, required: bool = True) -> dict:
+    """The ``ros__parameters`` of ``node`` in a ROS 2 parameter file: the ``/**`` section,
+    then the node's own (``node``, ``/node`` or ``/<namespace>/node``). ``required``: a file
+    without any of them is an error (else an empty dict)."""
+    import yaml
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"{node} parameter file not found: {path}")
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: expected a ROS 2 parameter file (/**: ros__parameters: ...)")
+    sections = ["/**"] + [k for k in doc if k != "/**" and str(k).rstrip("/").split("/")[-1] == node]
+    params: dict = {}
+    for section in sections:
+        params.update((doc.get(section) or {}).get("ros__parameters") or {})
+    if required and not params:
+        raise ValueError(f"{path}: no ros__parameters under '/**' or '{node}'")
+    return params

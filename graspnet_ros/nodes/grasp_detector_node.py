@@ -35,10 +35,9 @@ from visualization_msgs.msg import MarkerArray
 from ..cameras.geometry import depth_to_points
 from ..grasp import GraspGroup
 from ..msg import GraspArray
-from ..pipeline.detector_params import PARAMETERS
-from ..pipeline.detectors import make_detector
+from ..pipeline.detector_params import PARAMETERS, build_pipeline
 from ..pipeline.latest import LatestSlot
-from ..pipeline.runner import DetectionPipeline, DetectionResult, pipeline_config
+from ..pipeline.runner import DetectionResult
 from ..srv import DetectGrasps
 from ..tool_frame import ToolFrame, grasp_to_tool_poses
 from . import conversions as cv
@@ -56,8 +55,7 @@ class GraspDetectorNode(Node):
             raise ValueError(f"parameter input='{p['input']}' must be cloud or depth")
         self.tool = ToolFrame.from_config({"convention": p["tool_frame.convention"],
                                            "tcp_offset": p["tool_frame.tcp_offset"]})
-        detector = make_detector(p["detector"], p["checkpoint"] or None, p["device"], seed=p["seed"])
-        self.pipeline = DetectionPipeline(detector, pipeline_config(p))
+        self.pipeline = build_pipeline(p)
         self._lock = threading.Lock()  # one detection at a time (worker or service)
         self.slot: LatestSlot = LatestSlot()
         self.latest_input: PointCloud2 | Image | None = None
@@ -79,7 +77,7 @@ class GraspDetectorNode(Node):
         self._worker = threading.Thread(target=self._work, name="grasp_detector_worker", daemon=True)
         self._worker.start()
         topic = p["cloud_topic"] if p["input"] == "cloud" else p["depth_topic"]
-        self.get_logger().info(f"detector '{detector.name}' on {self.resolve_topic_name(topic)}")
+        self.get_logger().info(f"detector '{self.pipeline.detector.name}' on {self.resolve_topic_name(topic)}")
 
     # -- input ---------------------------------------------------------------
     def _on_input(self, msg) -> None:

@@ -39,48 +39,9 @@ import numpy as np
 
 from ..bags import BagFrame, BagTopics, SkipCounter, read_bag_frames
 from ..grasp import GraspGroup
+from ..pipeline.detector_params import build_pipeline, default_detector_config, detector_params
 
 DEFAULT_GRASPS_TOPIC = "/graspnet/grasps"
-NODE_NAME = "grasp_detector_node"
-
-
-def default_detector_config() -> Path:
-    """``config/grasp_detector_node.yaml`` of the source tree or the ament share folder."""
-    from ..nodes.launcher import default_config_dir
-
-    return default_config_dir() / f"{NODE_NAME}.yaml"
-
-
-def detector_params(config: str | Path | None = None, overrides: dict | None = None) -> dict:
-    """The live node's parameters: its declared defaults, then the YAML's
-    ``/**`` and ``grasp_detector_node`` sections, then ``overrides``."""
-    import yaml
-
-    from ..pipeline.detector_params import PARAMETERS
-
-    params = {p.name: p.default for p in PARAMETERS}
-    path = Path(config) if config else default_detector_config()
-    if not path.is_file():
-        raise FileNotFoundError(f"detector parameter file not found: {path}")
-    doc = yaml.safe_load(path.read_text()) or {}
-    for section in ("/**", NODE_NAME, f"/{NODE_NAME}"):
-        values = (doc.get(section) or {}).get("ros__parameters") or {}
-        params.update(values)
-    for key, value in (overrides or {}).items():
-        if key not in params:
-            raise ValueError(f"unknown detector parameter '{key}'; known: {sorted(params)}")
-        params[key] = value
-    return params
-
-
-def build_pipeline(params: dict):
-    """DetectionPipeline built exactly as ``GraspDetectorNode.__init__`` builds it."""
-    from ..pipeline.detectors import make_detector
-    from ..pipeline.runner import DetectionPipeline, pipeline_config
-
-    detector = make_detector(params["detector"], params["checkpoint"] or None, params["device"],
-                             seed=params["seed"])
-    return DetectionPipeline(detector, pipeline_config(params))
 
 
 @dataclass

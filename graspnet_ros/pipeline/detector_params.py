@@ -1,11 +1,17 @@
 """grasp_detector_node's parameter table (ROS-free: the node declares it; the
-offline evaluate_bag and the real-arm trials read its defaults). Documented in
-docs/nodes.md; ``config/grasp_detector_node.yaml`` overrides the defaults."""
+offline evaluate_bag and the real-arm trials read its defaults and build the
+node's pipeline from it). Documented in docs/nodes.md;
+``config/grasp_detector_node.yaml`` overrides the defaults."""
 
 from __future__ import annotations
 
-from ..params import Param
-from .detectors import DETECTOR_KINDS
+from pathlib import Path
+
+from ..params import Param, read_node_parameters
+from .detectors import DETECTOR_KINDS, make_detector
+from .runner import DetectionPipeline, pipeline_config
+
+NODE_NAME = "grasp_detector_node"
 
 PARAMETERS = [
     Param("input", "cloud", "Input: cloud (PointCloud2) or depth (depth Image + CameraInfo)."),
@@ -36,3 +42,29 @@ PARAMETERS = [
     Param("markers.line_width", 0.003, "Marker line width (m).", (0.0001, 0.1)),
     Param("seed", 0, "Seed of the random subsampling and of the model-free detector.", (0, 2**31 - 1)),
 ]
+
+
+def default_detector_config() -> Path:
+    """``config/grasp_detector_node.yaml`` of the source tree or the ament share folder."""
+    from ..nodes.launcher import default_config_dir
+
+    return default_config_dir() / f"{NODE_NAME}.yaml"
+
+
+def detector_params(config: str | Path | None = None, overrides: dict | None = None) -> dict:
+    """The live node's parameters: its declared defaults, then the YAML's
+    ``/**`` and ``grasp_detector_node`` sections (also namespaced), then ``overrides``."""
+    params = {p.name: p.default for p in PARAMETERS}
+    params.update(read_node_parameters(config or default_detector_config(), NODE_NAME, required=False))
+    for key, value in (overrides or {}).items():
+        if key not in params:
+            raise ValueError(f"unknown detector parameter '{key}'; known: {sorted(params)}")
+        params[key] = value
+    return params
+
+
+def build_pipeline(params: dict) -> DetectionPipeline:
+    """DetectionPipeline built exactly as ``GraspDetectorNode.__init__`` builds it."""
+    detector = make_detector(params["detector"], params["checkpoint"] or None, params["device"],
+                             seed=params["seed"])
+    return DetectionPipeline(detector, pipeline_config(params))

@@ -56,6 +56,7 @@ import numpy as np
 from ..cameras.base import Camera, CameraError
 from ..cameras.geometry import depth_to_points
 from ..grasp import GraspGroup
+from ..params import read_node_parameters
 from ..pipeline.runner import DetectionPipeline
 from .base import Arm, RobotError
 from .executor import ExecutorConfig, GraspExecutor, build_arm
@@ -142,26 +143,6 @@ class ConsoleOperator:
 
 
 # -- the hardware ----------------------------------------------------------------------
-def read_node_parameters(path: str | Path, node: str) -> dict:
-    """The ``ros__parameters`` of ``node`` in a ROS 2 parameter file: the ``/**`` section,
-    then the node's own (``node``, ``/node`` or ``/<namespace>/node``)."""
-    import yaml
-
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"{node} parameter file not found: {path}")
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(doc, dict):
-        raise ValueError(f"{path}: expected a ROS 2 parameter file (/**: ros__parameters: ...)")
-    sections = ["/**"] + [k for k in doc if k != "/**" and str(k).rstrip("/").split("/")[-1] == node]
-    params: dict = {}
-    for section in sections:
-        params.update((doc.get(section) or {}).get("ros__parameters") or {})
-    if not params:
-        raise ValueError(f"{path}: no ros__parameters under '/**' or '{node}'")
-    return params
-
-
 def camera_from_config(path: str | Path) -> Camera:
     """A (closed) camera from a camera_node.yaml-style file: ``source``, ``camera_name`` (optical
     frame ``<camera_name>_color_optical_frame``, as the camera node names it) and the source's
@@ -179,16 +160,10 @@ def detection_pipeline(path: str | Path | None = None, checkpoint: str | Path | 
     """grasp_detector_node's pipeline from its parameter file (None: the package's
     config/grasp_detector_node.yaml). A ``checkpoint`` overrides the file's and selects the
     network; without any checkpoint the detector is the model-free baseline (``detector: auto``)."""
-    from ..nodes.launcher import default_config_dir
-    from ..pipeline.detectors import make_detector
-    from ..pipeline.runner import pipeline_config
+    from ..pipeline.detector_params import build_pipeline, detector_params
 
-    p = read_node_parameters(path or default_config_dir() / "grasp_detector_node.yaml", "grasp_detector_node")
-    if checkpoint:
-        p["checkpoint"], p["detector"] = str(checkpoint), "model"
-    detector = make_detector(str(p.get("detector", "auto")), p.get("checkpoint") or None, str(p.get("device", "cpu")),
-                             seed=int(p.get("seed", 0)))
-    return DetectionPipeline(detector, pipeline_config(p))
+    overrides = {"checkpoint": str(checkpoint), "detector": "model"} if checkpoint else None
+    return build_pipeline(detector_params(path, overrides))
 
 
 @dataclass
