@@ -118,14 +118,9 @@ def main() -> None:
         cfg = executor_config(limit, Path(args.out))
         label = "shipped config/executor.yaml" if limit is None else f"approach limit {limit:g} deg"
         rows = []
-        ckpt = args.checkpoint
-        if ckpt == "shipped":
-            from graspnet_ros.model.checkpoint import shipped_checkpoint
-
-            ckpt = str(shipped_checkpoint())
-        label += f", detector {'baseline' if ckpt is None else Path(ckpt).name}"
+        label += f", detector {args.checkpoint or 'baseline'}"
         for seed in args.scenes:
-            rows.append(clear_scene(seed, args.objects, args.max_failures, cfg, ckpt))
+            rows.append(clear_scene(seed, args.objects, args.max_failures, cfg, args.checkpoint))
             print(f"  [{label}] scene {seed}: {rows[-1]['successes']}/{rows[-1]['attempts']} ok, "
                   f"{rows[-1]['cleared']}/{rows[-1]['objects']} cleared ({rows[-1]['seconds']:.0f} s)", flush=True)
         report(rows, label)

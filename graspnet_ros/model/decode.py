@@ -31,8 +31,7 @@ class DecodedGrasps:
     seed_index: np.ndarray  # (N,) seed of each grasp
 
 
-def select_angles(score: torch.Tensor, angle_cls: torch.Tensor, mode: str,
-                  k: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+def select_angles(score: torch.Tensor, angle_cls: torch.Tensor, mode: str, k: int = 1) -> torch.Tensor:
     """The k best in-plane angle bins per seed and depth from (B, A, Ns, D) predictions.
 
     Returns bins (B, k, Ns, D). Mode "cls": the k largest class logits. Mode

@@ -74,8 +74,8 @@ def frame_indices(source: FrameSource, cfg: "TrainConfig", step: int, rng: np.ra
     groups = groups()
     block_rng = np.random.default_rng([cfg.seed, 1, step // cfg.scene_block])
     scenes = block_rng.choice(len(groups), min(cfg.batch_size, len(groups)), replace=False)
-    return [int(groups[scenes[k % len(scenes)]][rng.integers(len(groups[scenes[k % len(scenes)]]))])
-            for k in range(cfg.batch_size)]
+    picked = [groups[scenes[k % len(scenes)]] for k in range(cfg.batch_size)]
+    return [int(frames[rng.integers(len(frames))]) for frames in picked]
 
 
 def sample_frame(cloud: np.ndarray, seg: np.ndarray, num_points: int, voxel: float,
@@ -141,6 +141,8 @@ class ReaderFrames:
         if not self.index:
             raise ValueError(f"no training frames for camera '{camera}' in scenes {scenes[:5]} under {root}: "
                              "check --root, --camera and --scenes (default: the train split, scenes 0-99)")
+        scene_of = np.array([s for s, _ in self.index])
+        self._scene_groups = [np.flatnonzero(scene_of == s) for s in np.unique(scene_of)]
         self._tables: OrderedDict = OrderedDict()
         self._cache_size = cache_size
 
@@ -149,8 +151,7 @@ class ReaderFrames:
 
     def scene_groups(self) -> list[np.ndarray]:
         """Frame indices grouped by scene (for scene-blocked sampling)."""
-        scenes = np.array([s for s, _ in self.index])
-        return [np.flatnonzero(scenes == s) for s in np.unique(scenes)]
+        return self._scene_groups
 
     def table(self, scene: int, obj_id: int) -> ObjectGraspTable:
         key = (scene, obj_id)

@@ -87,10 +87,10 @@ def make_detector(kind: str = "auto", checkpoint: str | Path | None = None, devi
         if not checkpoint:
             raise ValueError("detector 'model' needs a checkpoint (parameter 'checkpoint')")
         path = Path(checkpoint).expanduser()
-        if str(checkpoint) == "shipped" and module is not None:
-            from ..model.checkpoint import shipped_checkpoint
+        if module is not None:
+            from ..model.checkpoint import resolve_checkpoint  # knows "shipped"
 
-            path = shipped_checkpoint()
+            path = resolve_checkpoint(checkpoint)
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint not found: {path}")
         if module is None:
