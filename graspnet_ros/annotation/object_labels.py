@@ -45,14 +45,10 @@ import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
 
-try:  # optional accelerator: the same kernel compiled (numba==0.68.1); numpy otherwise
-    import numba
-except ImportError:  # pragma: no cover - exercised where numba is not installed
-    numba = None
-
 from ..force_closure import MeshRaycaster, antipodal_angle, find_contacts, labels_from_angles
 from ..grasp import GraspGroup
 from ..gripper import check_collision_naive
+from ._kernel_geometry import IN_CORE, OUT_OF_REACH, neighbour_offsets, numba, view_point
 from .settings import AnnotationSettings
 
 #: most dense surface samples drawn per mesh before voxel down-sampling
@@ -319,12 +315,8 @@ def _object_kernel_py(points, geometry, indptr, indices, frames, angles, depths,
     in_max = np.empty((na, nd + 1))
     out_min = np.empty((na, nd + 1))
     for i in range(points.shape[0]):
-        start, stop = indptr[i], indptr[i + 1]
-        m = stop - start
-        rel = np.empty((m, 3))
-        for j in range(m):
-            for c in range(3):
-                rel[j, c] = geometry[indices[start + j], c] - points[i, c]
+        rel = neighbour_offsets(geometry, indices, indptr[i], indptr[i + 1], points[i])
+        m = rel.shape[0]
         for v in range(nv):
             for a in range(na):
                 for b in range(nd + 1):
@@ -332,23 +324,13 @@ def _object_kernel_py(points, geometry, indptr, indices, frames, angles, depths,
                     out_min[a, b] = np.inf
             dead = False
             for j in range(m):
-                x = rel[j, 0] * frames[v, 0, 0] + rel[j, 1] * frames[v, 1, 0] + rel[j, 2] * frames[v, 2, 0]
-                if x <= x_lo or x >= x_hi or x == -base:
-                    continue
-                u = rel[j, 0] * frames[v, 0, 1] + rel[j, 1] * frames[v, 1, 1] + rel[j, 2] * frames[v, 2, 1]
-                w = rel[j, 0] * frames[v, 0, 2] + rel[j, 1] * frames[v, 1, 2] + rel[j, 2] * frames[v, 2, 2]
-                r2 = u * u + w * w
-                if x < -base and r2 < core2:
+                where, u, w, b = view_point(rel[j], frames[v], depths, base, x_lo, x_hi,
+                                            core2, rho_max2)
+                if where == IN_CORE:
                     dead = True
                     break
-                if r2 >= rho_max2:
+                if where == OUT_OF_REACH:
                     continue
-                b = 0
-                if x > -base:
-                    b = 1
-                    for k in range(nd):
-                        if x >= depths[k]:
-                            b += 1
                 for a in range(half):
                     ay = abs(cos[a] * u + sin[a] * w)
                     az = abs(cos[a] * w - sin[a] * u)

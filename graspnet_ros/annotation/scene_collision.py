@@ -31,7 +31,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..gripper import table_points
-from .object_labels import SlabKernel, neighbour_csr, numba, slab_entries, use_compiled
+from ._kernel_geometry import IN_CORE, OUT_OF_REACH, neighbour_offsets, numba, view_point
+from .object_labels import SlabKernel, neighbour_csr, slab_entries, use_compiled
 from .settings import AnnotationSettings
 
 
@@ -192,13 +193,13 @@ def _scene_kernel_py(posed, rot, scene, indptr, indices, frames, angles, depths,
     core2 = min(finger, half_h) ** 2
     wanted = np.zeros(na, dtype=np.bool_)
     for t in range(posed.shape[0]):
-        start, stop = indptr[t], indptr[t + 1]
-        m = stop - start
-        rel = np.zeros((m, 3))
+        offsets = neighbour_offsets(scene, indices, indptr[t], indptr[t + 1], posed[t])
+        m = offsets.shape[0]
+        rel = np.zeros((m, 3))  # object frame
         for j in range(m):
             for c in range(3):
                 for r in range(3):
-                    rel[j, c] += (scene[indices[start + j], r] - posed[t, r]) * rot[r, c]
+                    rel[j, c] += offsets[j, r] * rot[r, c]
         for v in range(nv):
             # reach of this view's checked candidates: deepest depth, widest opening
             deepest, widest = -1, -1.0
@@ -214,23 +215,13 @@ def _scene_kernel_py(posed, rot, scene, indptr, indices, frames, angles, depths,
             x_hi = depths[deepest]
             rho_max2 = (widest / 2 + finger) ** 2 + half_h ** 2
             for j in range(m):
-                x = rel[j, 0] * frames[v, 0, 0] + rel[j, 1] * frames[v, 1, 0] + rel[j, 2] * frames[v, 2, 0]
-                if x <= x_lo or x >= x_hi or x == -base:
-                    continue
-                u = rel[j, 0] * frames[v, 0, 1] + rel[j, 1] * frames[v, 1, 1] + rel[j, 2] * frames[v, 2, 1]
-                w = rel[j, 0] * frames[v, 0, 2] + rel[j, 1] * frames[v, 1, 2] + rel[j, 2] * frames[v, 2, 2]
-                r2 = u * u + w * w
-                if x < -base and r2 < core2:
+                where, u, w, b = view_point(rel[j], frames[v], depths, base, x_lo, x_hi,
+                                            core2, rho_max2)
+                if where == IN_CORE:
                     collide[t, v] = True
                     break
-                if r2 >= rho_max2:
+                if where == OUT_OF_REACH:
                     continue
-                b = 0
-                if x > -base:
-                    b = 1
-                    for k in range(nd):
-                        if x >= depths[k]:
-                            b += 1
                 for a in range(half):
                     if not (wanted[a] or (a + half < na and wanted[a + half])):
                         continue
