@@ -11,6 +11,8 @@ import os
 import shutil
 import tempfile
 
+import pytest
+
 ROS_DOMAIN_ID = 1 + os.getpid() % 101  # 1..101, valid for every RMW
 
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
@@ -25,3 +27,16 @@ def pytest_configure(config):
     # rclpy's Node() imports rosidl_generator_py, whose lark still imports the
     # deprecated sre_parse/sre_constants modules: third-party noise.
     config.addinivalue_line("filterwarnings", "ignore:module 'sre_:DeprecationWarning")
+
+
+@pytest.fixture
+def ros():
+    """A ``ros_helpers.RosHarness`` (own Context, executor spinning in a daemon thread),
+    closed after the test. rclpy is imported only when a test asks for it."""
+    from ros_helpers import RosHarness
+
+    h = RosHarness()
+    try:
+        yield h
+    finally:
+        h.close()

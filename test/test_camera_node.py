@@ -17,15 +17,6 @@ from graspnet_ros.nodes.tf import STATIC_QOS, TFMessage
 from ros_helpers import RosHarness, wait_for
 
 
-@pytest.fixture
-def ros():
-    h = RosHarness()
-    try:
-        yield h
-    finally:
-        h.close()
-
-
 def _stamp(msg) -> tuple[int, int]:
     return msg.header.stamp.sec, msg.header.stamp.nanosec
 

@@ -38,15 +38,6 @@ def scene():
     return cam, frame, depth_to_points(frame.depth, frame.intrinsics, organised=False)
 
 
-@pytest.fixture
-def ros():
-    h = RosHarness()
-    try:
-        yield h
-    finally:
-        h.close()
-
-
 def distance_to_objects(cam: SyntheticCamera, points_cam: np.ndarray) -> np.ndarray:
     """Unsigned distance (m) of optical-frame points to the nearest synthetic object surface."""
     o3d = import_open3d()

@@ -26,6 +26,7 @@ publishes; ``~/reset`` drops the samples. Parameters: :data:`PARAMETERS`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable, Literal
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped, TransformStamped
@@ -142,18 +143,31 @@ class CalibrationNode(Node):
         self.debug_pub.publish(out)
 
     # -- services -----------------------------------------------------------
-    def _on_collect(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+    def _answer(self, response: Trigger.Response, action: Callable[[], str],
+                failure_severity: Literal["warning", "error"]) -> Trigger.Response:
+        """Run ``action`` for a Trigger service and log the outcome.
+
+        Success: its message, logged at info. A ValueError: success False,
+        the error's message, logged at ``failure_severity``.
+        """
         response.success, response.message = False, ""
         try:
-            response.message = self.collect()
+            response.message = action()
             response.success = True
         except ValueError as exc:
             response.message = str(exc)
-        if response.success:  # rclpy ties a severity to each logging call site
-            self.get_logger().info(response.message)
+        # rclpy ties a severity to each logging call site: one call per severity
+        logger = self.get_logger()
+        if response.success:
+            logger.info(response.message)
+        elif failure_severity == "warning":
+            logger.warning(response.message)
         else:
-            self.get_logger().warning(response.message)
+            logger.error(response.message)
         return response
+
+    def _on_collect(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        return self._answer(response, self.collect, "warning")
 
     def collect(self) -> str:
         """Store one sample from the latest messages; ValueError says why not."""
@@ -199,17 +213,7 @@ class CalibrationNode(Node):
                 + ("" if len(self.samples) >= need else f"; {need - len(self.samples)} more needed"))
 
     def _on_solve(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
-        response.success, response.message = False, ""
-        try:
-            response.message = self.solve()
-            response.success = True
-        except ValueError as exc:
-            response.message = str(exc)
-        if response.success:
-            self.get_logger().info(response.message)
-        else:
-            self.get_logger().error(response.message)
-        return response
+        return self._answer(response, self.solve, "error")
 
     def solve(self) -> str:
         """Solve with the stored samples, save and publish; ValueError says why not."""

@@ -409,34 +409,41 @@ def _check_matrix(T: np.ndarray) -> np.ndarray:
     return T
 
 
-def _quat_xyzw(R: np.ndarray) -> np.ndarray:
-    return Rotation.from_matrix(R).as_quat()
+def _rigid_parts(T: np.ndarray) -> tuple[dict[str, float], Quaternion]:
+    """Translation {x, y, z} (metres) and orientation of a checked 4x4 rigid transform.
+
+    The translation comes as keyword arguments for ``Point`` or ``Vector3``;
+    the orientation is the unit quaternion of the rotation block.
+    """
+    T = _check_matrix(T)
+    q = Rotation.from_matrix(T[:3, :3]).as_quat()  # x, y, z, w
+    return ({"x": float(T[0, 3]), "y": float(T[1, 3]), "z": float(T[2, 3])},
+            Quaternion(x=float(q[0]), y=float(q[1]), z=float(q[2]), w=float(q[3])))
 
 
-def _matrix(q: np.ndarray, t: np.ndarray) -> np.ndarray:
-    norm = np.linalg.norm(q)
+def _matrix(q: Quaternion, t: Point | Vector3) -> np.ndarray:
+    """4x4 transform of a quaternion message (normalised here) and a translation (metres)."""
+    q_xyzw = np.array([q.x, q.y, q.z, q.w])
+    norm = np.linalg.norm(q_xyzw)
     if not norm > 1e-9:
         raise ValueError("orientation quaternion is zero or invalid")
     T = np.eye(4)
-    T[:3, :3] = Rotation.from_quat(q / norm).as_matrix()
-    T[:3, 3] = t
+    T[:3, :3] = Rotation.from_quat(q_xyzw / norm).as_matrix()
+    T[:3, 3] = [t.x, t.y, t.z]
     return T
 
 
 def matrix_to_pose(T: np.ndarray) -> Pose:
     """``geometry_msgs/Pose`` of a 4x4 rigid transform (metres)."""
-    T = _check_matrix(T)
-    q = _quat_xyzw(T[:3, :3])
-    return Pose(position=Point(x=float(T[0, 3]), y=float(T[1, 3]), z=float(T[2, 3])),
-                orientation=Quaternion(x=float(q[0]), y=float(q[1]), z=float(q[2]), w=float(q[3])))
+    position, orientation = _rigid_parts(T)
+    return Pose(position=Point(**position), orientation=orientation)
 
 
 def pose_to_matrix(pose: Pose | PoseStamped) -> np.ndarray:
     """4x4 matrix of a ``Pose`` or ``PoseStamped`` (quaternion normalised)."""
     if isinstance(pose, PoseStamped):
         pose = pose.pose
-    o, p = pose.orientation, pose.position
-    return _matrix(np.array([o.x, o.y, o.z, o.w]), np.array([p.x, p.y, p.z]))
+    return _matrix(pose.orientation, pose.position)
 
 
 def matrix_to_pose_stamped(T: np.ndarray, frame_id: str, stamp: Any = None) -> PoseStamped:
@@ -446,18 +453,15 @@ def matrix_to_pose_stamped(T: np.ndarray, frame_id: str, stamp: Any = None) -> P
 
 def matrix_to_transform(T: np.ndarray) -> Transform:
     """``geometry_msgs/Transform`` of a 4x4 rigid transform."""
-    T = _check_matrix(T)
-    q = _quat_xyzw(T[:3, :3])
-    return Transform(translation=Vector3(x=float(T[0, 3]), y=float(T[1, 3]), z=float(T[2, 3])),
-                     rotation=Quaternion(x=float(q[0]), y=float(q[1]), z=float(q[2]), w=float(q[3])))
+    translation, rotation = _rigid_parts(T)
+    return Transform(translation=Vector3(**translation), rotation=rotation)
 
 
 def transform_to_matrix(tf: Transform | TransformStamped) -> np.ndarray:
     """4x4 matrix of a ``Transform`` or ``TransformStamped`` (T_parent<-child)."""
     if isinstance(tf, TransformStamped):
         tf = tf.transform
-    r, t = tf.rotation, tf.translation
-    return _matrix(np.array([r.x, r.y, r.z, r.w]), np.array([t.x, t.y, t.z]))
+    return _matrix(tf.rotation, tf.translation)
 
 
 def matrix_to_transform_stamped(T: np.ndarray, parent_frame: str, child_frame: str,
