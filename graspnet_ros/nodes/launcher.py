@@ -229,6 +229,9 @@ def spin_nodes(node_classes: Sequence[type], args: list[str] | None = None,
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        for n in nodes:
-            n.destroy_node()
-        rclpy.try_shutdown()
+        try:
+            for n in nodes:
+                n.destroy_node()
+            rclpy.try_shutdown()
+        except KeyboardInterrupt:  # a second Ctrl-C while shutting down: exit quietly
+            rclpy.try_shutdown()
