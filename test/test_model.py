@@ -282,6 +282,30 @@ def test_train_writes_checkpoints_and_resumes(toy_frame, tmp_path):
         train(source, get_config("cpu"), cfg, tmp_path, resume=True, progress=False)
 
 
+def test_train_stop_at_and_init_from_continue_a_run(toy_frame, tmp_path):
+    """--stop-at ends a run early (resumable); --init-from starts a new schedule from another run's step."""
+    from graspnet_ros.model.train import TrainConfig, learning_rate, train
+
+    source = StaticFrames([toy_frame], voxel_size=0.005)
+    cfg = TrainConfig(steps=6, batch_size=1, checkpoint_every=4, log_every=1)
+    r = train(source, TINY, cfg, tmp_path / "a", progress=False, stop_at=2)
+    assert r["steps_run"] == 2 and read_checkpoint(tmp_path / "a" / "last.pt")["step"] == 2
+    assert read_checkpoint(tmp_path / "a" / "model.pt")["step"] == 2
+    # a new run directory continues from a's step 2 under its own schedule (lr drops at 0.5 / 0.83 of 8)
+    cont = TrainConfig(steps=8, batch_size=1, checkpoint_every=4, log_every=1, lr=1e-3)
+    r2 = train(source, TINY, cont, tmp_path / "b", progress=False, init_from=tmp_path / "a" / "last.pt")
+    assert r2["steps_run"] == 6
+    log = [json.loads(line) for line in (tmp_path / "b" / "train_log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in log] == [3, 4, 5, 6, 7, 8]
+    assert [e["lr"] for e in log] == [learning_rate(s, cont) for s in range(2, 8)]
+    meta = json.loads((tmp_path / "b" / "train_config.json").read_text())
+    assert meta["resumed_from_step"] == 2 and meta["started_from"].endswith("last.pt")
+    # the first run resumes where --stop-at left it
+    assert train(source, TINY, cfg, tmp_path / "a", progress=False)["steps_run"] == 4
+    with pytest.raises(ValueError, match="nothing to train"):
+        train(source, TINY, cfg, tmp_path / "c", progress=False, init_from=tmp_path / "b" / "last.pt")
+
+
 class _ScenesSource:
     """Frame indices only: 4 scenes of 5 frames (what frame_indices reads)."""
 

@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
                        checkpoint_every=args.checkpoint_every, log_every=args.log_every, seed=args.seed,
                        voxel_size=args.voxel, num_threads=args.threads, scene_block=args.scene_block)
     summary = train(source, cfg, tcfg, args.out, resume=not args.no_resume, progress=not args.no_progress,
-                    label_cfg=label_cfg, command="graspnet-ros " + " ".join(sys.argv[1:]))
+                    label_cfg=label_cfg, command="graspnet-ros " + " ".join(sys.argv[1:]),
+                    init_from=args.init_from, stop_at=args.stop_at)
     print(f"trained {summary['steps_run']} steps in {summary['seconds']:.0f} s "
           f"({summary['steps_per_second']:.3f} steps/s); loss {summary['first_loss']} -> {summary['last_loss']}; "
           f"checkpoint {args.out}/model.pt, log {args.out}/train_log.jsonl")
@@ -78,6 +79,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-label-points", type=int, default=2048, help="label points kept per object")
     p.add_argument("--no-augment", action="store_true", help="no flip/rotation augmentation")
     p.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
+    p.add_argument("--init-from", help="another run's last.pt to start from (weights, optimiser, step) "
+                                       "when OUT has no last.pt: a new schedule continuing that run")
+    p.add_argument("--stop-at", type=int, help="stop after this step (checkpoints saved); rerun without it to go on")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     p.add_argument("--seed", type=int, default=0)

@@ -237,11 +237,18 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def train(source: FrameSource, model_cfg: ModelConfig, cfg: TrainConfig, out_dir: str | Path,
           resume: bool = True, progress: bool = True, weights: LossWeights = LossWeights(),
-          label_cfg: LabelConfig = LabelConfig(), command: str | None = None) -> dict:
+          label_cfg: LabelConfig = LabelConfig(), command: str | None = None,
+          init_from: str | Path | None = None, stop_at: int | None = None) -> dict:
     """Train for ``cfg.steps`` steps (continuing from out_dir/last.pt when
     ``resume``); writes last.pt every ``checkpoint_every`` steps and at the end,
     model.pt (weights + config only) at the end, train_log.jsonl and
-    train_config.json. Returns a summary dict."""
+    train_config.json. Returns a summary dict.
+
+    ``init_from``: another run's last.pt (weights, optimiser state, step) to
+    start from when out_dir has no last.pt of its own -- a new schedule
+    continuing an earlier run. ``stop_at``: stop after that step (last.pt and
+    model.pt saved there); the same call without it resumes the schedule.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.num_threads:
@@ -251,12 +258,13 @@ def train(source: FrameSource, model_cfg: ModelConfig, cfg: TrainConfig, out_dir
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start = 0
     last = out / "last.pt"
-    if resume and last.is_file():
-        payload = read_checkpoint(last)
+    source_ckpt = last if resume and last.is_file() else (Path(init_from) if init_from else None)
+    if source_ckpt is not None:
+        payload = read_checkpoint(source_ckpt)
         if payload["model_config"] != model_cfg:
-            raise ValueError(f"{last} was trained with config '{payload['model_config'].name}' "
+            raise ValueError(f"{source_ckpt} was trained with config '{payload['model_config'].name}' "
                              f"which differs from '{model_cfg.name}'; use another --out or --no-resume")
-        check_state_dict(model, payload["model_state_dict"], str(last))
+        check_state_dict(model, payload["model_state_dict"], str(source_ckpt))
         model.load_state_dict(payload["model_state_dict"])
         if "optimizer_state_dict" in payload:
             optimizer.load_state_dict(payload["optimizer_state_dict"])
@@ -265,7 +273,12 @@ def train(source: FrameSource, model_cfg: ModelConfig, cfg: TrainConfig, out_dir
         "command": command or " ".join(sys.argv), "model_config": config_to_dict(model_cfg),
         "train_config": dataclasses.asdict(cfg), "loss_weights": dataclasses.asdict(weights),
         "label_config": dataclasses.asdict(label_cfg), "frames": len(source), "resumed_from_step": start,
+        "started_from": str(source_ckpt) if source_ckpt is not None else None, "stop_at": stop_at,
     }, indent=2))
+    end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
+    if end <= start and source_ckpt is not last:
+        raise ValueError(f"nothing to train: the run starts at step {start} "
+                         f"and ends at step {end} (--steps {cfg.steps}, --stop-at {stop_at})")
     model.train()
     bar = None
     if progress:
@@ -275,7 +288,7 @@ def train(source: FrameSource, model_cfg: ModelConfig, cfg: TrainConfig, out_dir
     t_start = time.perf_counter()
     history = []
     with open(out / "train_log.jsonl", "a") as log:
-        for step in range(start, cfg.steps):
+        for step in range(start, end):
             lr = learning_rate(step, cfg)
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -294,17 +307,17 @@ def train(source: FrameSource, model_cfg: ModelConfig, cfg: TrainConfig, out_dir
                 bar.update(1)
                 bar.set_postfix({k: f"{values[k]:.3f}" for k in
                                  ("total", "objectness", "view", "angle", "score", "width", "tolerance")})
-            if done % cfg.log_every == 0 or done == cfg.steps:
+            if done % cfg.log_every == 0 or done == end:
                 log.write(json.dumps({"step": done, "lr": lr, "elapsed_s": time.perf_counter() - t_start,
                                       **values}) + "\n")
                 log.flush()
-            if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+            if done % cfg.checkpoint_every == 0 or done == end:
                 save_checkpoint(last, model, optimizer, done)
     if bar is not None:
         bar.close()
     elapsed = time.perf_counter() - t_start
-    steps_run = cfg.steps - start
-    save_checkpoint(out / "model.pt", model, None, cfg.steps, {"train_seconds": elapsed})
+    steps_run = max(end - start, 0)
+    save_checkpoint(out / "model.pt", model, None, max(end, start), {"train_seconds": elapsed})
     return {"steps_run": steps_run, "seconds": elapsed,
             "steps_per_second": steps_run / elapsed if elapsed > 0 else float("nan"),
             "first_loss": history[0] if history else None, "last_loss": history[-1] if history else None}
