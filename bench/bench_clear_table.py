@@ -1,4 +1,4 @@
-"""Clear-table with the package's own detector on scenes of novel objects only.
+"""Clear-table with the package's own detector on scenes of novel (or seen) objects.
 
 Each scene is drawn from the novel objects (ids 55-254, pybullet
 random_urdfs) with a per-scene seed, settled by the dataset generator's
@@ -22,11 +22,17 @@ Measured (2026-11-23, 2 shared cores; scenes 0-19, 5 novel objects each, K = 3):
 objects that only side grasps reach are then left on the table).
 
 With the shipped network (2026-11-24, ``--checkpoint shipped``, scenes 0-9, 5
-objects, K = 3): success 35/73 = 48%, completion 35/50 = 70%; every failed
-attempt closed the jaws on nothing (shallow or edge grasps slip), so the
-model-free baseline stays the default detector until the network is better.
+objects, K = 3): step-6000 checkpoint success 47/66 = 71%, completion 47/50 =
+94% (the step-2500 one: 35/73 = 48%, 70%); every failed attempt closed the
+jaws on nothing (shallow or edge grasps slip), so the model-free baseline
+stays the default detector.
+
+``--group seen`` (the small preset's 30 YCB training objects, scenes 0-9, 5
+objects): baseline 12/44 = 27% success, 25% completion; shipped network
+21/64 = 33%, 44% -- every failure again "jaws closed on nothing".
 
 Run: .venv/bin/python bench/bench_clear_table.py [--scenes 0 1 2] [--objects 4] [--max-failures 3]
+     [--group novel|seen] [--checkpoint shipped]
 Scratch output (executor configs) under /tmp/graspnet_ros_bench_clear_table.
 """
 
@@ -42,10 +48,20 @@ import yaml
 from graspnet_ros.loop import DEFAULT_EXECUTOR_CONFIG, NOVEL_RANGE, run_loop
 
 
-def novel_ids(num: int, seed: int) -> list[int]:
-    """``num`` distinct novel object ids (55-254) drawn with ``seed``, sorted."""
+def scene_object_ids(num: int, seed: int, group: str = "novel") -> list[int]:
+    """``num`` distinct object ids drawn with ``seed``, sorted: ``novel`` from ids
+    55-254 (pybullet random_urdfs), ``seen`` from the small preset's 30 seen YCB
+    objects (the ones the shipped checkpoint was trained on)."""
+    if group == "novel":
+        pool = np.arange(*NOVEL_RANGE)
+    elif group == "seen":
+        from graspnet_ros.dataset.presets import get_preset
+
+        pool = np.asarray(get_preset("small").seen)
+    else:
+        raise ValueError(f"object group must be 'novel' or 'seen', got {group!r}")
     rng = np.random.default_rng(10_000 + seed)
-    return sorted(int(i) for i in rng.choice(np.arange(*NOVEL_RANGE), num, replace=False))
+    return sorted(int(i) for i in rng.choice(pool, num, replace=False))
 
 
 def executor_config(approach_deg: float | None, out: Path) -> Path:
@@ -61,9 +77,9 @@ def executor_config(approach_deg: float | None, out: Path) -> Path:
 
 
 def clear_scene(seed: int, num_objects: int, max_failures: int, exec_cfg: Path,
-                checkpoint: str | None = None) -> dict:
+                checkpoint: str | None = None, group: str = "novel") -> dict:
     """Clear one scene; counts after cutting at ``max_failures`` consecutive failures."""
-    ids = novel_ids(num_objects, seed)
+    ids = scene_object_ids(num_objects, seed, group)
     t0 = time.perf_counter()
     res = run_loop(seed=seed, attempts=num_objects + max_failures, obj_ids=ids, out=None,
                    executor_config=exec_cfg, checkpoint=checkpoint, log=lambda *_: None)
@@ -105,7 +121,9 @@ def report(rows: list[dict], label: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenes", nargs="+", type=int, default=[0, 1, 2], help="scene seeds")
-    ap.add_argument("--objects", type=int, default=4, help="novel objects per scene")
+    ap.add_argument("--objects", type=int, default=4, help="objects per scene")
+    ap.add_argument("--group", default="novel", choices=("novel", "seen"),
+                    help="object group: novel (random_urdfs) or seen (the small preset's training YCB objects)")
     ap.add_argument("--max-failures", type=int, default=3, help="K consecutive failures end a scene")
     ap.add_argument("--compare", nargs="+", type=float, default=None,
                     help="approach limits (deg) to run in turn; default: the shipped executor.yaml only")
@@ -118,9 +136,9 @@ def main() -> None:
         cfg = executor_config(limit, Path(args.out))
         label = "shipped config/executor.yaml" if limit is None else f"approach limit {limit:g} deg"
         rows = []
-        label += f", detector {args.checkpoint or 'baseline'}"
+        label += f", {args.group} objects, detector {args.checkpoint or 'baseline'}"
         for seed in args.scenes:
-            rows.append(clear_scene(seed, args.objects, args.max_failures, cfg, args.checkpoint))
+            rows.append(clear_scene(seed, args.objects, args.max_failures, cfg, args.checkpoint, args.group))
             print(f"  [{label}] scene {seed}: {rows[-1]['successes']}/{rows[-1]['attempts']} ok, "
                   f"{rows[-1]['cleared']}/{rows[-1]['objects']} cleared ({rows[-1]['seconds']:.0f} s)", flush=True)
         report(rows, label)
