@@ -44,6 +44,29 @@ def test_good_grasp_on_box_succeeds(arm):
     assert arm.object_poses()[0, 2, 3] - rest > 0.08  # lifted about the 0.10 m lift height
 
 
+
+def test_pads_compress_within_their_soft_layer_whatever_the_object_weighs():
+    """The 30 N grip squeezes the pads into a 20 g box no deeper than the pad's
+    soft layer (solimp width, 2 mm), and pad contacts use the pad's own solref.
+    Without contact priority MuJoCo averaged the pad's solref/solimp with the
+    box's defaults: the pads sank 3.7 mm per side into a 20 g box (more than the
+    3 mm pad) but 0.9 mm into a 0.6 kg one, and tunnelled through thin objects."""
+    mesh = trimesh.creation.box(BOX)
+    compression = {}
+    for mass in (0.02, 0.6):
+        arm = SimArm([SimObject(mesh, place(mesh, *BOX_XY, 0.0), name="box", mass=mass)], seed=0)
+        result = GraspExecutor(arm).execute(top_grasp(), arm.scene_points())
+        assert result.success, f"{mass} kg box: {result.reason}"
+        compression[mass] = (BOX[1] - result.measured_width) / 2  # m per side
+        m, d = arm.model, arm.data
+        pad = m.geom("left_pad").id
+        pad_contacts = [d.contact[i] for i in range(d.ncon) if pad in (d.contact[i].geom1, d.contact[i].geom2)]
+        assert pad_contacts, "the left pad does not touch the lifted box"
+        np.testing.assert_allclose(pad_contacts[0].solref, m.geom_solref[pad])
+    soft_layer = float(arm.model.geom_solimp[pad][2])  # m
+    assert 0.0 < compression[0.6] < soft_layer, compression
+    assert 0.0 < compression[0.02] < soft_layer, compression
+
 def test_negative_control_open_jaws_fails(arm):
     arm.reset(0)
     rest = arm.object_poses()[0, 2, 3]
