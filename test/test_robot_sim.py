@@ -44,7 +44,6 @@ def test_good_grasp_on_box_succeeds(arm):
     assert arm.object_poses()[0, 2, 3] - rest > 0.08  # lifted about the 0.10 m lift height
 
 
-
 def test_pads_compress_within_their_soft_layer_whatever_the_object_weighs():
     """The 30 N grip squeezes the pads into a 20 g box no deeper than the pad's
     soft layer (solimp width, 2 mm), and pad contacts use the pad's own solref.
@@ -66,6 +65,7 @@ def test_pads_compress_within_their_soft_layer_whatever_the_object_weighs():
     soft_layer = float(arm.model.geom_solimp[pad][2])  # m
     assert 0.0 < compression[0.6] < soft_layer, compression
     assert 0.0 < compression[0.02] < soft_layer, compression
+
 
 def test_negative_control_open_jaws_fails(arm):
     arm.reset(0)

@@ -45,8 +45,6 @@ from .markers import grasp_markers
 from .params import declare_all
 
 
-
-
 class GraspDetectorNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("grasp_detector_node", **kwargs)
