@@ -366,3 +366,66 @@ def test_channels_last_mlp_equals_reference_convolutions(training):
     r = torch.relu(op.bn2(op.conv2(r)))
     r = op.conv3(r).view(2, 36, 5, 4)
     assert torch.allclose(torch.cat([score, cls, width], 1), r, atol=1e-5)
+
+
+def test_train_only_a_head_leaves_the_rest_of_the_network_bit_identical(toy_frame, tmp_path):
+    """--train-only grasp_generator.tolerance: only that head's weights and batch-norm statistics change."""
+    from graspnet_ros.model.config import LossWeights
+    from graspnet_ros.model.train import TrainConfig, train
+
+    source = StaticFrames([toy_frame], voxel_size=0.005)
+    label_cfg = LabelConfig(match_radius=0.015)
+    train(source, TINY, TrainConfig(steps=2, batch_size=1, log_every=1), tmp_path / "a", progress=False,
+          label_cfg=label_cfg)
+    before = read_checkpoint(tmp_path / "a" / "last.pt")["model_state_dict"]
+    head = "grasp_generator.tolerance."
+    cfg = TrainConfig(steps=6, batch_size=1, log_every=1, train_only=("grasp_generator.tolerance",))
+    train(source, TINY, cfg, tmp_path / "b", progress=False, init_from=tmp_path / "a" / "last.pt",
+          weights=LossWeights(tolerance_on="all"), label_cfg=label_cfg)
+    after = read_checkpoint(tmp_path / "b" / "last.pt")["model_state_dict"]
+    assert after.keys() == before.keys()
+    frozen = [k for k in before if not k.startswith(head)]
+    assert [k for k in frozen if not torch.equal(before[k], after[k])] == []
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(head) and "weight" in k)
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(head) and "running_mean" in k)
+    with pytest.raises(ValueError, match="no submodule.*grasp_generator"):
+        train(source, TINY, dataclasses.replace(cfg, train_only=("tolerance",)), tmp_path / "c", progress=False)
+
+
+def test_tolerance_loss_on_all_entries_counts_ungraspable_ones_as_zero_tolerance():
+    """Eq. 7 on hand-made tensors: "graspable" averages over graspable label entries only; "all" over
+    every entry of the stage-2 seeds, where an ungraspable entry's target is 0."""
+    from types import SimpleNamespace
+
+    from graspnet_ros.model.config import GRASP_MAX_TOLERANCE, LossWeights
+    from graspnet_ros.model.labels import GraspTargets
+    from graspnet_ros.model.losses import grasp_losses
+
+    B, Ns, A, D, V = 1, 3, 2, 1, 4
+    valid = torch.tensor([[True, False], [False, False], [True, True]]).reshape(B, Ns, A, D)
+    tol_t = torch.where(valid, 0.02, 0.0)
+    pred = torch.full((B, A, Ns, D), 0.01)  # stage-2 layout (B, A, Ns, D): 1 cm everywhere
+    z = torch.zeros(B, Ns, A, D)
+    targets = GraspTargets(objectness=torch.ones(B, Ns, dtype=torch.long), view_target=torch.zeros(B, Ns, V),
+                           view_mask=torch.ones(B, Ns, V, dtype=torch.bool), crop_centers=torch.zeros(B, Ns, 3),
+                           crop_rot=torch.eye(3).expand(B, Ns, 3, 3), seed_mask=torch.ones(B, Ns, dtype=torch.bool),
+                           score=z, width=z, tolerance=tol_t, valid=valid)
+    s1 = SimpleNamespace(approach=SimpleNamespace(objectness=torch.zeros(B, 2, Ns), view_score=torch.zeros(B, Ns, V)))
+    s2 = SimpleNamespace(score=pred * 0, angle_cls=pred * 0, width=pred * 0, tolerance=pred)
+
+    def huber(err):  # smooth L1 (delta 1) of an error in units of the largest tolerance
+        err = abs(err) / GRASP_MAX_TOLERANCE
+        return 0.5 * err ** 2 if err < 1 else err - 0.5
+
+    graspable = grasp_losses(s1, s2, targets, LossWeights(tolerance_on="graspable")).tolerance
+    everywhere = grasp_losses(s1, s2, targets, LossWeights(tolerance_on="all")).tolerance
+    assert float(graspable) == pytest.approx(huber(0.01))  # 3 graspable entries, each 1 cm too low
+    assert float(everywhere) == pytest.approx((3 * huber(0.01) + 3 * huber(0.01)) / 6)  # + 3 entries 1 cm too high
+    s2.tolerance = torch.where(valid, 0.02, 0.0).permute(0, 2, 1, 3)  # exact: no loss either way
+    assert float(grasp_losses(s1, s2, targets, LossWeights(tolerance_on="all")).tolerance) == 0
+    s2.tolerance = torch.full((B, A, Ns, D), 0.02)  # right on graspable entries, 2 cm too high elsewhere
+    assert float(grasp_losses(s1, s2, targets, LossWeights(tolerance_on="graspable")).tolerance) == 0
+    assert float(grasp_losses(s1, s2, targets, LossWeights(tolerance_on="all")).tolerance) == \
+        pytest.approx(3 * huber(0.02) / 6)
+    with pytest.raises(ValueError, match="tolerance_on"):
+        LossWeights(tolerance_on="some")

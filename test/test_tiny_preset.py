@@ -108,6 +108,33 @@ def test_shipped_checkpoint_top10_holds_force_closure_grasps(tiny_root):
     assert sum(counts.values()) >= 0.3 * 10 * len(counts), counts
 
 
+def test_train_command_then_a_tolerance_only_stage_on_the_root(tiny_root, tmp_path):
+    """`graspnet-ros train` on a dataset root, then a stage that trains ToleranceNet only (every
+    entry, target 0 where not graspable): the rest of the network is bit-identical afterwards."""
+    import json
+
+    import torch
+
+    from graspnet_ros.cli import main
+    from graspnet_ros.model.checkpoint import read_checkpoint
+
+    common = ["train", "--root", str(tiny_root), "--config", "cpu", "--batch-size", "1", "--log-every", "1",
+              "--threads", "1", "--no-progress", "--match-radius", "0.0075", "--num-view", "60"]
+    assert main(common + ["--steps", "2", "--out", str(tmp_path / "a")]) == 0
+    assert main(common + ["--steps", "4", "--out", str(tmp_path / "b"), "--init-from", str(tmp_path / "a" / "last.pt"),
+                          "--train-only", "grasp_generator.tolerance", "--tolerance-on", "all", "--beta", "0.2"]) == 0
+    before = read_checkpoint(tmp_path / "a" / "model.pt")["model_state_dict"]
+    after = read_checkpoint(tmp_path / "b" / "model.pt")
+    assert after["step"] == 4
+    changed = {k for k in before if not torch.equal(before[k], after["model_state_dict"][k])}
+    assert changed and all(k.startswith("grasp_generator.tolerance.") for k in changed)
+    meta = json.loads((tmp_path / "b" / "train_config.json").read_text())
+    assert meta["train_config"]["train_only"] == ["grasp_generator.tolerance"]
+    assert meta["loss_weights"]["tolerance_on"] == "all" and meta["loss_weights"]["beta"] == 0.2
+    log = [json.loads(line) for line in (tmp_path / "b" / "train_log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in log] == [3, 4] and all(np.isfinite(e["tolerance"]) for e in log)
+
+
 def test_second_run_skips_everything(tiny_root):
     report = generate(tiny_root, "tiny", workers=1, seed=0, log=lambda *_: None)
     assert report.objects_written == 0

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from ..model.config import LabelConfig, get_config
+    from ..model.config import LabelConfig, LossWeights, get_config
     from ..model.train import ReaderFrames, TrainConfig, train
 
     if args.steps <= 0 or args.batch_size <= 0:
@@ -45,9 +45,11 @@ def run(args: argparse.Namespace) -> int:
                           max_label_points=args.max_label_points, label_cfg=label_cfg, seed=args.seed)
     tcfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, augment=not args.no_augment,
                        checkpoint_every=args.checkpoint_every, log_every=args.log_every, seed=args.seed,
-                       voxel_size=args.voxel, num_threads=args.threads, scene_block=args.scene_block)
+                       voxel_size=args.voxel, num_threads=args.threads, scene_block=args.scene_block,
+                       train_only=tuple(args.train_only or ()))
+    weights = LossWeights(beta=args.beta, tolerance_on=args.tolerance_on)
     summary = train(source, cfg, tcfg, args.out, resume=not args.no_resume, progress=not args.no_progress,
-                    label_cfg=label_cfg, command="graspnet-ros " + " ".join(sys.argv[1:]),
+                    weights=weights, label_cfg=label_cfg, command="graspnet-ros " + " ".join(sys.argv[1:]),
                     init_from=args.init_from, stop_at=args.stop_at)
     print(f"trained {summary['steps_run']} steps in {summary['seconds']:.0f} s "
           f"({summary['steps_per_second']:.3f} steps/s); loss {summary['first_loss']} -> {summary['last_loss']}; "
@@ -56,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from ..model.config import LossWeights
+
     p = subparsers.add_parser("train", help=__doc__.split(":", 1)[1].strip(),
                               description=__doc__.split(":", 1)[1].strip() + " Resumes from OUT/last.pt.")
     p.add_argument("--root", required=True, help="dataset root (models/, grasp_label/, collision_label/, scenes/)")
@@ -77,6 +81,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--num-view", type=int, help="approach views V of the labels (default: the config's 300)")
     p.add_argument("--match-radius", type=float, default=0.005, help="seed <-> label point radius (m)")
     p.add_argument("--max-label-points", type=int, default=2048, help="label points kept per object")
+    p.add_argument("--beta", type=float, default=LossWeights.beta, help="tolerance loss weight (paper: 0.1)")
+    p.add_argument("--tolerance-on", default="graspable", choices=("graspable", "all"),
+                   help="tolerance loss on graspable label entries only (reference) or on all, target 0 "
+                        "where not graspable")
+    p.add_argument("--train-only", action="append", metavar="MODULE",
+                   help="train only this submodule (repeatable), e.g. grasp_generator.tolerance; "
+                        "the rest stays frozen")
     p.add_argument("--no-augment", action="store_true", help="no flip/rotation augmentation")
     p.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
     p.add_argument("--init-from", help="another run's last.pt to start from (weights, optimiser, step) "

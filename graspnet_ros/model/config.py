@@ -153,13 +153,25 @@ class LabelConfig:
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Paper eq. 5-8 weights (section 5.2)."""
+    """Paper eq. 5-8 weights (section 5.2) and where the tolerance loss applies.
+
+    ``tolerance_on``: "graspable" -- only ground-truth graspable (angle,
+    depth) entries, as the reference trains; "all" -- every entry of the
+    stage-2 seeds, with target 0 where the ground truth is not graspable
+    (a grasp that fails has no tolerance), so that GAF's in-bin order also
+    pushes predicted-graspable but ungraspable grasps down.
+    """
 
     lambda1: float = 0.5  # view score regression inside L_A
     lambda2: float = 1.0  # grasp score regression inside L_R
     lambda3: float = 0.2  # width regression inside L_R
     alpha: float = 0.5  # L_R
     beta: float = 0.1  # L_F (tolerance)
+    tolerance_on: str = "graspable"
+
+    def __post_init__(self) -> None:
+        if self.tolerance_on not in ("graspable", "all"):
+            raise ValueError(f"tolerance_on must be 'graspable' or 'all', got {self.tolerance_on!r}")
 
 
 def paper() -> ModelConfig:

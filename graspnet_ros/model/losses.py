@@ -13,7 +13,8 @@ L1 (Huber, delta 1). View scores: on positive seeds, matched views only.
 Score: every angle bin of seeds with stage-2 targets (0 where not
 graspable). Width and tolerance: graspable entries only, divided by 0.1 m
 and 0.05 m (the reference's scaling, i.e. errors in units of the largest
-width and tolerance). Each L^d is a masked mean over that depth bin.
+width and tolerance); ``LossWeights.tolerance_on="all"`` puts the tolerance
+loss on every entry of the stage-2 seeds (target 0 where not graspable). Each L^d is a masked mean over that depth bin.
 """
 
 from __future__ import annotations
@@ -80,9 +81,10 @@ def grasp_losses(s1: Stage1Output, s2: Stage2Output, targets: GraspTargets,
     l_score = _masked_mean(F.smooth_l1_loss(score, targets.score, reduction="none"), seed, dims).sum()
     l_width = _masked_mean(F.smooth_l1_loss(width / GRASP_MAX_WIDTH, targets.width / GRASP_MAX_WIDTH,
                                             reduction="none"), valid, dims).sum()
-    l_tol = _masked_mean(F.smooth_l1_loss(tol / GRASP_MAX_TOLERANCE, targets.tolerance / GRASP_MAX_TOLERANCE,
-                                          reduction="none"), valid, dims).sum()
     w = weights
+    l_tol = _masked_mean(F.smooth_l1_loss(tol / GRASP_MAX_TOLERANCE, targets.tolerance / GRASP_MAX_TOLERANCE,
+                                          reduction="none"), valid if w.tolerance_on == "graspable" else seed,
+                         dims).sum()
     total = (l_obj + w.lambda1 * l_view
              + w.alpha * (l_angle + w.lambda2 * l_score + w.lambda3 * l_width)
              + w.beta * l_tol)

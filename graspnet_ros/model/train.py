@@ -55,6 +55,10 @@ class TrainConfig:
     #: (scene, object); blocks of scenes keep the cache hot (~2x faster on
     #: the small preset) while every scene is still visited at random.
     scene_block: int = 0
+    #: Submodules to train (names in GraspNet, e.g. "grasp_generator.tolerance");
+    #: empty = the whole network. The rest is frozen: no gradients, batch-norm
+    #: statistics kept, so its outputs stay exactly what they were.
+    train_only: tuple[str, ...] = ()
 
 
 class FrameSource(Protocol):
@@ -206,6 +210,25 @@ def augmentation(rng: np.random.Generator) -> np.ndarray:
     return np.array([[1, 0, 0], [0, c, -s], [0, s, c]]) @ flip
 
 
+def trainable_modules(model: GraspNet, names: tuple[str, ...]) -> list[torch.nn.Module]:
+    """The submodules ``names`` of ``model`` (all of it when empty); a clear error for unknown names."""
+    if not names:
+        return [model]
+    known = [n for n, _ in model.named_modules() if n]
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise ValueError(f"train_only: no submodule {missing} in the network; choose from "
+                         + ", ".join(n for n in known if n.count(".") <= 1))
+    return [model.get_submodule(n) for n in names]
+
+
+def set_train_mode(model: GraspNet, trainable: list[torch.nn.Module]) -> None:
+    """Training mode for the trained submodules only (frozen batch norms keep their statistics)."""
+    model.eval()
+    for m in trainable:
+        m.train()
+
+
 def learning_rate(step: int, cfg: TrainConfig) -> float:
     drops = sum(step >= int(f * cfg.steps) for f in cfg.lr_drops)
     return cfg.lr * 0.1 ** drops
@@ -255,7 +278,13 @@ def train(source: FrameSource, model_cfg: ModelConfig, cfg: TrainConfig, out_dir
         torch.set_num_threads(cfg.num_threads)
     torch.manual_seed(cfg.seed)
     model = GraspNet(model_cfg)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    trainable = trainable_modules(model, cfg.train_only)
+    params = [p for m in trainable for p in m.parameters()]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     start = 0
     last = out / "last.pt"
     source_ckpt = last if resume and last.is_file() else (Path(init_from) if init_from else None)
@@ -267,7 +296,11 @@ def train(source: FrameSource, model_cfg: ModelConfig, cfg: TrainConfig, out_dir
         check_state_dict(model, payload["model_state_dict"], str(source_ckpt))
         model.load_state_dict(payload["model_state_dict"])
         if "optimizer_state_dict" in payload:
-            optimizer.load_state_dict(payload["optimizer_state_dict"])
+            try:
+                optimizer.load_state_dict(payload["optimizer_state_dict"])
+            except ValueError:  # its optimiser trained other parameters (train_only differs): start Adam afresh
+                if source_ckpt is last:
+                    raise
         start = int(payload["step"])
     _write_atomic(out / "train_config.json", json.dumps({
         "command": command or " ".join(sys.argv), "model_config": config_to_dict(model_cfg),
@@ -279,7 +312,7 @@ def train(source: FrameSource, model_cfg: ModelConfig, cfg: TrainConfig, out_dir
     if end <= start and source_ckpt is not last:
         raise ValueError(f"nothing to train: the run starts at step {start} "
                          f"and ends at step {end} (--steps {cfg.steps}, --stop-at {stop_at})")
-    model.train()
+    set_train_mode(model, trainable)
     bar = None
     if progress:
         from tqdm import tqdm
