@@ -22,15 +22,16 @@ Measured (2026-11-23, 2 shared cores; scenes 0-19, 5 novel objects each, K = 3):
 objects that only side grasps reach are then left on the table).
 
 With the shipped network (2026-11-24, ``--checkpoint shipped``, scenes 0-9, 5
-objects, K = 3, finger pads with contact priority): step-6000 checkpoint
-success 46/61 = 75%, completion 46/50 = 92% (the step-2500 one, before the
-pad fix: 35/73 = 48%, 70%); baseline on the same scenes 50/53 = 94%, 100%.
-Every failed attempt closed the jaws on nothing (shallow or edge grasps
-slip), so the model-free baseline stays the default detector.
+objects, K = 3, finger pads with contact priority): step-9000 checkpoint
+success 50/60 = 83%, completion 50/50 = 100% (step 6000, before ToleranceNet's
+own stage: 46/61 = 75%, 92%; step 2500, before the pad fix: 35/73 = 48%,
+70%); baseline on the same scenes 50/53 = 94%, 100%. The step-6000 network's
+failed attempts all closed the jaws on nothing (shallow or edge grasps slip);
+the model-free baseline stays the default detector.
 
 ``--group seen`` (the small preset's 30 YCB training objects, scenes 0-9, 5
 objects): baseline 19/58 = 33% success, 40% completion; shipped network
-20/59 = 34%, 42%. Physical limits dominate: 21 of the baseline's 39 failures
+(step 9000) 24/60 = 40%, 50% (step 6000: 20/59 = 34%, 42%). Physical limits dominate: 21 of the baseline's 39 failures
 are on objects 90 mm or wider where they lie (cracker, sugar and pudding
 boxes, wood block, lego duplo; the jaws open 0.10 m), and V-HACD pieces of
 cups are 3-5x the mesh volume. Before the pads had contact priority, the
