@@ -388,8 +388,16 @@ def test_train_only_a_head_leaves_the_rest_of_the_network_bit_identical(toy_fram
     assert [k for k in frozen if not torch.equal(before[k], after[k])] == []
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(head) and "weight" in k)
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(head) and "running_mean" in k)
+    meta = json.loads((tmp_path / "b" / "train_config.json").read_text())
+    assert meta["adam_state"].startswith("restarted") and meta["train_config"]["train_only"] == [head[:-1]]
     with pytest.raises(ValueError, match="no submodule.*grasp_generator"):
         train(source, TINY, dataclasses.replace(cfg, train_only=("tolerance",)), tmp_path / "c", progress=False)
+    # resuming b with the whole network trainable would silently mix two optimisers: refused
+    with pytest.raises(ValueError, match="other --train-only modules"):
+        train(source, TINY, dataclasses.replace(cfg, steps=8, train_only=()), tmp_path / "b", progress=False,
+              label_cfg=label_cfg)
+    train(source, TINY, dataclasses.replace(cfg, steps=8), tmp_path / "b", progress=False, label_cfg=label_cfg)
+    assert json.loads((tmp_path / "b" / "train_config.json").read_text())["adam_state"] == "continued"
 
 
 def test_tolerance_loss_on_all_entries_counts_ungraspable_ones_as_zero_tolerance():

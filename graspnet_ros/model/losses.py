@@ -14,7 +14,8 @@ Score: every angle bin of seeds with stage-2 targets (0 where not
 graspable). Width and tolerance: graspable entries only, divided by 0.1 m
 and 0.05 m (the reference's scaling, i.e. errors in units of the largest
 width and tolerance); ``LossWeights.tolerance_on="all"`` puts the tolerance
-loss on every entry of the stage-2 seeds (target 0 where not graspable). Each L^d is a masked mean over that depth bin.
+loss on every entry of the stage-2 seeds (target 0 where not graspable).
+Each L^d is a masked mean over that depth bin.
 """
 
 from __future__ import annotations

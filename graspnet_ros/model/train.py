@@ -279,13 +279,14 @@ def train(source: FrameSource, model_cfg: ModelConfig, cfg: TrainConfig, out_dir
     torch.manual_seed(cfg.seed)
     model = GraspNet(model_cfg)
     trainable = trainable_modules(model, cfg.train_only)
-    params = [p for m in trainable for p in m.parameters()]
+    params = list({id(p): p for m in trainable for p in m.parameters()}.values())  # nested names: once each
     for p in model.parameters():
         p.requires_grad_(False)
     for p in params:
         p.requires_grad_(True)
     optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     start = 0
+    adam_state = "new"
     last = out / "last.pt"
     source_ckpt = last if resume and last.is_file() else (Path(init_from) if init_from else None)
     if source_ckpt is not None:
@@ -295,18 +296,24 @@ def train(source: FrameSource, model_cfg: ModelConfig, cfg: TrainConfig, out_dir
                              f"which differs from '{model_cfg.name}'; use another --out or --no-resume")
         check_state_dict(model, payload["model_state_dict"], str(source_ckpt))
         model.load_state_dict(payload["model_state_dict"])
+        adam_state = "none in the checkpoint"
         if "optimizer_state_dict" in payload:
             try:
                 optimizer.load_state_dict(payload["optimizer_state_dict"])
-            except ValueError:  # its optimiser trained other parameters (train_only differs): start Adam afresh
+                adam_state = "continued"
+            except ValueError as exc:  # the checkpoint's optimiser trained other parameters
                 if source_ckpt is last:
-                    raise
+                    raise ValueError(f"{last} was trained with other --train-only modules than "
+                                     f"{list(cfg.train_only) or 'the whole network'}; use the same "
+                                     "--train-only to resume, or another --out with --init-from") from exc
+                adam_state = "restarted (the checkpoint trained other parameters)"
         start = int(payload["step"])
     _write_atomic(out / "train_config.json", json.dumps({
         "command": command or " ".join(sys.argv), "model_config": config_to_dict(model_cfg),
         "train_config": dataclasses.asdict(cfg), "loss_weights": dataclasses.asdict(weights),
         "label_config": dataclasses.asdict(label_cfg), "frames": len(source), "resumed_from_step": start,
         "started_from": str(source_ckpt) if source_ckpt is not None else None, "stop_at": stop_at,
+        "adam_state": adam_state,
     }, indent=2))
     end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
     if end <= start and source_ckpt is not last:
