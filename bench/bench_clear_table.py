@@ -31,10 +31,10 @@ the model-free baseline stays the default detector.
 
 ``--group seen`` (the small preset's 30 YCB training objects, scenes 0-9, 5
 objects): baseline 19/58 = 33% success, 40% completion; shipped network
-(step 9000) 24/60 = 40%, 50% (step 6000: 20/59 = 34%, 42%). Physical limits dominate: 21 of the baseline's 39 failures
-are on objects 90 mm or wider where they lie (cracker, sugar and pudding
-boxes, wood block, lego duplo; the jaws open 0.10 m), and V-HACD pieces of
-cups are 3-5x the mesh volume. Before the pads had contact priority, the
+(step 9000) 24/60 = 40%, 50% (step 6000: 20/59 = 34%, 42%). Physical limits
+dominate: 21 of the baseline's 39 failures are on objects 90 mm or wider
+where they lie (cracker, sugar and pudding boxes, wood block, lego duplo;
+the jaws open 0.10 m), and V-HACD pieces of cups are 3-5x the mesh volume. Before the pads had contact priority, the
 baseline got 27% (pads sank deeper than their thickness into 20 g objects).
 
 Run: .venv/bin/python bench/bench_clear_table.py [--scenes 0 1 2] [--objects 4] [--max-failures 3]

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ..model.config import LossWeights
+    from ..model.config import TOLERANCE_ON, LossWeights
 
     p = subparsers.add_parser("train", help=__doc__.split(":", 1)[1].strip(),
                               description=__doc__.split(":", 1)[1].strip() + " Resumes from OUT/last.pt.")
@@ -82,7 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--match-radius", type=float, default=0.005, help="seed <-> label point radius (m)")
     p.add_argument("--max-label-points", type=int, default=2048, help="label points kept per object")
     p.add_argument("--beta", type=float, default=LossWeights.beta, help="tolerance loss weight (paper: 0.1)")
-    p.add_argument("--tolerance-on", default="graspable", choices=("graspable", "all"),
+    p.add_argument("--tolerance-on", default=LossWeights.tolerance_on, choices=TOLERANCE_ON,
                    help="tolerance loss on graspable label entries only (reference) or on all, target 0 "
                         "where not graspable")
     p.add_argument("--train-only", action="append", metavar="MODULE",

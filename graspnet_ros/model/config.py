@@ -151,6 +151,10 @@ class LabelConfig:
     max_width: float = GRASP_MAX_WIDTH
 
 
+#: Where the tolerance loss applies (LossWeights.tolerance_on).
+TOLERANCE_ON = ("graspable", "all")
+
+
 @dataclass(frozen=True)
 class LossWeights:
     """Paper eq. 5-8 weights (section 5.2) and where the tolerance loss applies.
@@ -170,8 +174,8 @@ class LossWeights:
     tolerance_on: str = "graspable"
 
     def __post_init__(self) -> None:
-        if self.tolerance_on not in ("graspable", "all"):
-            raise ValueError(f"tolerance_on must be 'graspable' or 'all', got {self.tolerance_on!r}")
+        if self.tolerance_on not in TOLERANCE_ON:
+            raise ValueError(f"tolerance_on must be one of {TOLERANCE_ON}, got {self.tolerance_on!r}")
 
 
 def paper() -> ModelConfig:

@@ -279,11 +279,10 @@ def train(source: FrameSource, model_cfg: ModelConfig, cfg: TrainConfig, out_dir
     torch.manual_seed(cfg.seed)
     model = GraspNet(model_cfg)
     trainable = trainable_modules(model, cfg.train_only)
-    params = list({id(p): p for m in trainable for p in m.parameters()}.values())  # nested names: once each
-    for p in model.parameters():
-        p.requires_grad_(False)
-    for p in params:
-        p.requires_grad_(True)
+    model.requires_grad_(False)
+    for m in trainable:
+        m.requires_grad_(True)
+    params = [p for p in model.parameters() if p.requires_grad]  # model order, each parameter once
     optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     start = 0
     adam_state = "new"
