@@ -5,17 +5,24 @@ camera or base frame, or "best of the latest GraspArray"; feedback per phase
 (pre_grasp, approach, close, lift, verify); result success / measured width /
 reason. Goal status is SUCCEEDED when the object was picked, ABORTED when the
 grasp was refused, failed or a driver error stopped it, CANCELED on cancel.
+Every accepted goal ends with a result, and every failure with a reason.
 
 Topics in: ``grasps`` (graspnet_ros/GraspArray, the latest is kept),
 ``cloud`` (sensor_msgs/PointCloud2, x/y/z float32; the latest is used for the
-pre-grasp clearance check). Services: ``stop``, ``reset`` (std_srvs/Trigger).
-Parameters: ``config_file`` (executor YAML; empty = built-in defaults, the
-simulator), ``grasps_topic``, ``cloud_topic``.
+pre-grasp clearance check). A message that does not convert (bad fields, NaN
+poses, zero quaternions, an empty or unknown frame_id) is logged with its
+reason and dropped. A goal refuses a cloud older than ``inputs.max_cloud_age``
+s or a grasp list older than ``inputs.max_grasps_age`` s (since arrival);
+without a cloud the clearance check fails closed unless the config sets
+``safety.clearance.require_cloud: false``. Services: ``stop`` (never blocks),
+``reset`` (std_srvs/Trigger). Parameters: ``config_file`` (executor YAML;
+empty = built-in defaults, the simulator), ``grasps_topic``, ``cloud_topic``.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
@@ -40,8 +47,13 @@ class ExecutorNode(Node):
         cloud_topic = self.declare_parameter("cloud_topic", "cloud").value
         cfg = config or (ExecutorConfig.load(path) if path else ExecutorConfig())
         self.grasp_executor = GraspExecutor(arm if arm is not None else build_arm(cfg.robot), cfg)
+        #: (grasps, monotonic arrival time) of the latest valid GraspArray
         self.latest_grasps = None
-        self.latest_cloud: tuple[np.ndarray, str] | None = None
+        self._grasps_time = 0.0
+        #: (points (M, 3) in the base frame, monotonic arrival time) of the latest valid cloud
+        self.latest_cloud: tuple[np.ndarray, float] | None = None
+        #: messages dropped per topic (bad content)
+        self.dropped = {"grasps": 0, "cloud": 0}
         self._busy = threading.Lock()
         group = ReentrantCallbackGroup()
         self.create_subscription(GraspArray, grasps_topic, self._on_grasps, 1, callback_group=group)
@@ -52,22 +64,40 @@ class ExecutorNode(Node):
                                     goal_callback=self._on_goal, cancel_callback=self._on_cancel,
                                     callback_group=group)
 
+    def _drop(self, topic: str, exc: Exception) -> None:
+        self.dropped[topic] += 1
+        self.get_logger().warning(f"dropped a bad message on '{topic}' ({self.dropped[topic]} so far): {exc}",
+                                  throttle_duration_sec=1.0)
+
     def _on_grasps(self, msg: GraspArray) -> None:
-        self.latest_grasps = msg_to_grasp_group(msg)
+        try:
+            grasps = msg_to_grasp_group(msg)
+            self.grasp_executor.base_from(grasps.frame_id)  # refuse unknown frames at the door
+        except Exception as exc:  # noqa: BLE001 - a bad message is dropped, the node stays up
+            self._drop("grasps", exc)
+            return
+        self.latest_grasps, self._grasps_time = grasps, time.monotonic()
 
     def _on_cloud(self, msg: PointCloud2) -> None:
-        self.latest_cloud = (msg_to_cloud(msg)[0].astype(np.float64), msg.header.frame_id)
+        try:
+            points = self.grasp_executor.cloud_to_base(msg_to_cloud(msg)[0], msg.header.frame_id)
+        except Exception as exc:  # noqa: BLE001
+            self._drop("cloud", exc)
+            return
+        self.latest_cloud = (points, time.monotonic())
 
     def _on_stop(self, request, response):
-        self.grasp_executor.stop()
-        response.success, response.message = True, "stopped; call reset before the next grasp"
+        error = self.grasp_executor.stop()
+        response.success = True
+        response.message = "stopped; call reset before the next grasp" + (
+            f" (the driver's stop failed: {error}; no command is sent until reset)" if error else "")
         return response
 
     def _on_reset(self, request, response):
         try:
             self.grasp_executor.reset()
             response.success, response.message = True, "ready"
-        except Exception as exc:  # driver errors are reported, not raised into rclpy
+        except Exception as exc:  # noqa: BLE001 - driver errors are reported, not raised into rclpy
             response.success, response.message = False, f"{type(exc).__name__}: {exc}"
         return response
 
@@ -79,39 +109,70 @@ class ExecutorNode(Node):
         return CancelResponse.ACCEPT
 
     def _execute(self, goal_handle):
-        with self._busy:
-            goal = goal_handle.request
-            result = ExecuteGrasp.Result()
-            if goal.use_best_of_latest:
-                grasps = self.latest_grasps
-                if grasps is None or len(grasps) == 0:
-                    result.reason = "refused: no GraspArray received yet on the grasps topic"
-                    goal_handle.abort()
-                    return result
-            else:
-                grasps = msg_to_grasp_group(GraspArray(header=goal.header, grasps=[goal.grasp]))
-            cloud = None
-            if self.latest_cloud is not None:
-                try:
-                    cloud = self.grasp_executor.cloud_to_base(*self.latest_cloud)
-                except ValueError as exc:
-                    result.reason = f"refused: cannot place the latest cloud in the base frame: {exc}"
-                    goal_handle.abort()
-                    return result
-
-            def feedback(phase: str, progress: float) -> None:
-                goal_handle.publish_feedback(ExecuteGrasp.Feedback(phase=phase, progress=float(progress)))
-
-            out = self.grasp_executor.execute_best(grasps, cloud, feedback)
-            result.success, result.measured_width, result.reason = out.success, out.measured_width, out.reason
-            if goal_handle.is_cancel_requested:  # the executor stays stopped until reset
-                goal_handle.canceled()
-            elif out.success:
-                goal_handle.succeed()
-            else:
-                goal_handle.abort()
-            self.get_logger().info(f"grasp {'succeeded' if out.success else 'failed'}: {out.reason or 'lifted'}")
+        result = ExecuteGrasp.Result()
+        if not self._busy.acquire(blocking=False):
+            result.reason = "refused: another goal is executing"
+            goal_handle.abort()
             return result
+        try:
+            return self._run_goal(goal_handle, result)
+        except Exception as exc:  # noqa: BLE001 - every goal ends with a result and a reason
+            result.success = False
+            result.reason = f"internal error: {type(exc).__name__}: {exc}"
+            self.get_logger().error(result.reason)
+            goal_handle.abort()
+            return result
+        finally:
+            self._busy.release()
+
+    def _refuse(self, goal_handle, result, reason: str):
+        result.success, result.reason = False, reason
+        goal_handle.abort()
+        self.get_logger().info(f"grasp refused: {reason}")
+        return result
+
+    def _run_goal(self, goal_handle, result):
+        goal = goal_handle.request
+        limits = self.grasp_executor.config.inputs
+        now = time.monotonic()
+        if goal.use_best_of_latest:
+            grasps = self.latest_grasps
+            if grasps is None or len(grasps) == 0:
+                return self._refuse(goal_handle, result, "refused: no GraspArray received yet on the grasps topic")
+            age = now - self._grasps_time
+            if age > limits.max_grasps_age:
+                return self._refuse(goal_handle, result, f"refused: the latest GraspArray is {age:.1f} s old "
+                                    f"(limit inputs.max_grasps_age = {limits.max_grasps_age:.1f} s)")
+        else:
+            try:
+                grasps = msg_to_grasp_group(GraspArray(header=goal.header, grasps=[goal.grasp]))
+            except Exception as exc:  # noqa: BLE001
+                return self._refuse(goal_handle, result, f"refused: bad grasp in the goal: {exc}")
+        cloud = None
+        if self.latest_cloud is not None:
+            points, arrived = self.latest_cloud
+            age = now - arrived
+            if age > limits.max_cloud_age:
+                return self._refuse(goal_handle, result, f"refused: the latest cloud is {age:.1f} s old, too old "
+                                    f"for the clearance check (limit inputs.max_cloud_age = "
+                                    f"{limits.max_cloud_age:.1f} s)")
+            cloud = points
+
+        def feedback(phase: str, progress: float) -> None:
+            goal_handle.publish_feedback(ExecuteGrasp.Feedback(phase=phase, progress=float(progress)))
+
+        out = self.grasp_executor.execute_best(grasps, cloud, feedback)
+        result.success, result.measured_width = out.success, out.measured_width
+        result.reason = out.reason or ("" if out.success else "failed without a reason (bug)")
+        if goal_handle.is_cancel_requested:  # the executor stays stopped until reset
+            result.reason = result.reason or "canceled"
+            goal_handle.canceled()
+        elif out.success:
+            goal_handle.succeed()
+        else:
+            goal_handle.abort()
+        self.get_logger().info(f"grasp {'succeeded' if out.success else 'failed'}: {out.reason or 'lifted'}")
+        return result
 
 
 def main(args: list[str] | None = None) -> None:

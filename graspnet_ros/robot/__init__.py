@@ -7,8 +7,8 @@ motion; ``executor`` the grasp sequence; ``trials`` the success-rate
 protocols (score bins of the paper's Table 2, table clearing).
 """
 
-from .base import (Arm, ConnectionLost, LiftOracle, MotionStopped, ProtectiveStop, RobotError,
-                   RobotUnreachable, SpeedLimits)
+from .base import (Arm, ConnectionLost, GripperTimeout, LiftOracle, MotionStopped, ProtectiveStop, Recoverable,
+                   RobotError, RobotUnreachable, SpeedLimits)
 
-__all__ = ["Arm", "LiftOracle", "SpeedLimits", "RobotError", "RobotUnreachable", "ProtectiveStop",
-           "ConnectionLost", "MotionStopped"]
+__all__ = ["Arm", "LiftOracle", "Recoverable", "SpeedLimits", "RobotError", "RobotUnreachable", "ProtectiveStop",
+           "ConnectionLost", "MotionStopped", "GripperTimeout"]

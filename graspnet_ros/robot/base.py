@@ -40,6 +40,18 @@ class MotionStopped(RobotError):
     """A motion was interrupted by :meth:`Arm.stop`."""
 
 
+class GripperTimeout(RobotError):
+    """The gripper did not acknowledge a command or finish its motion in time."""
+
+
+#: Hard maxima, in code: no configuration may command a faster TCP. They are
+#: below the UR and xArm controllers' own Cartesian limits (UR: 3 m/s,
+#: xArm: 1 m/s), so the configured speed is always the one the arm runs.
+MAX_LINEAR_SPEED = 1.0  # m/s
+MAX_ANGULAR_SPEED = 3.2  # rad/s
+MAX_ACCELERATION = 2.5  # m/s^2
+
+
 @dataclass(frozen=True)
 class SpeedLimits:
     """Cartesian speed limits of a tool motion.
@@ -53,10 +65,16 @@ class SpeedLimits:
     acceleration: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("linear", "angular", "acceleration"):
+        maxima = {"linear": MAX_LINEAR_SPEED, "angular": MAX_ANGULAR_SPEED, "acceleration": MAX_ACCELERATION}
+        units = {"linear": "m/s", "angular": "rad/s", "acceleration": "m/s^2"}
+        for name, limit in maxima.items():
             value = getattr(self, name)
             if not (np.isfinite(value) and value > 0):
                 raise ValueError(f"speed limit '{name}' must be a positive number, got {value}")
+            if value > limit:
+                raise ValueError(f"speed limit '{name}' = {value} {units[name]} exceeds the hard maximum "
+                                 f"{limit} {units[name]} (graspnet_ros.robot.base.MAX_*); lower it in the "
+                                 "executor config's motion.speeds")
 
 
 @runtime_checkable
@@ -100,7 +118,21 @@ class Arm(Protocol):
         ...
 
     def stop(self) -> None:
-        """Stop the current motion as soon as possible (safe to call from another thread)."""
+        """Stop the current motion as soon as possible (safe to call from another thread).
+
+        Returns at once (never waits for the motion to end); the interrupted
+        command raises :class:`MotionStopped` in its own thread.
+        """
+        ...
+
+
+@runtime_checkable
+class Recoverable(Protocol):
+    """An arm that can clear a stop, a protective stop or a lost link (real drivers)."""
+
+    def recover(self) -> None:
+        """Reconnect if the link dropped, clear the controller's stop/error state and
+        re-enable motion; raise :class:`RobotError` with the reason when it cannot."""
         ...
 
 

@@ -17,8 +17,13 @@ passes (:mod:`graspnet_ros.robot.safety`), the arm runs:
    simulator also its ground truth (an object held ``lift_check_height`` m
    above its rest height).
 
-A driver error (:class:`~graspnet_ros.robot.base.RobotError`) or a stop
-request aborts the sequence; the result then names the phase and the cause.
+A driver error (:class:`~graspnet_ros.robot.base.RobotError`, or any other
+exception a vendor SDK raises) or a stop request aborts the sequence; the
+result then names the phase and the cause. Every single motion command,
+reset/home included, is path-checked (TCP and gripper body, from the measured
+tool pose) right before it is sent. :meth:`GraspExecutor.stop` never blocks
+and never raises; :meth:`GraspExecutor.reset` recovers the driver (reconnect,
+clear a protective stop) before the path-checked home move.
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ import yaml
 
 from ..grasp import GraspGroup
 from ..tool_frame import ToolFrame, grasp_to_tool_poses
-from .base import Arm, LiftOracle, MotionStopped, RobotError, SpeedLimits, as_pose, pose_from_xyz_quat
+from .base import (Arm, LiftOracle, MotionStopped, Recoverable, RobotError, SpeedLimits, as_pose,
+                   pose_from_xyz_quat)
 from .safety import SafetyChecker, SafetyConfig, SafetyReport
 
 PHASES = ("pre_grasp", "approach", "close", "lift", "verify")
@@ -107,6 +113,20 @@ class GraspingConfig:
     lift_check_height: float = 0.05
 
 
+@dataclass(frozen=True)
+class InputLimits:
+    """How old (s, since arrival) the latest cloud and grasp list may be when a goal uses them."""
+
+    max_cloud_age: float = 2.0
+    max_grasps_age: float = 5.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_cloud_age", "max_grasps_age"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"inputs.{name} must be a positive number of seconds, got {value}")
+
+
 @dataclass
 class ExecutorConfig:
     """Everything the executor needs; ``from_mapping`` reads ``config/executor.yaml``."""
@@ -119,10 +139,11 @@ class ExecutorConfig:
     camera_frames: tuple[str, ...] = ("camera", "camera_color_optical_frame", "camera_depth_optical_frame")
     T_base_camera: np.ndarray | None = None
     robot: dict = field(default_factory=lambda: {"driver": "sim"})
+    inputs: InputLimits = field(default_factory=InputLimits)
 
     @classmethod
     def from_mapping(cls, cfg: Mapping[str, Any], base_dir: Path | None = None) -> "ExecutorConfig":
-        known = {"robot", "tool_frame", "frames", "calibration", "motion", "grasping", "safety"}
+        known = {"robot", "tool_frame", "frames", "calibration", "motion", "grasping", "safety", "inputs"}
         unknown = set(cfg) - known
         if unknown:
             raise ValueError(f"unknown executor config sections {sorted(unknown)}; known: {sorted(known)}")
@@ -153,12 +174,17 @@ class ExecutorConfig:
         if unknown:
             raise ValueError(f"unknown grasping keys {sorted(unknown)}")
         cams = frames.get("camera", list(cls.camera_frames))
+        inputs = dict(cfg.get("inputs") or {})
+        unknown = set(inputs) - set(InputLimits.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown inputs keys {sorted(unknown)}; known: {sorted(InputLimits.__dataclass_fields__)}")
         return cls(tool=ToolFrame.from_config(cfg.get("tool_frame") or {}),
                    safety=SafetyConfig.from_config(cfg.get("safety") or {}), motion=motion,
                    grasping=GraspingConfig(**{k: float(v) for k, v in g.items()}),
                    base_frame=str(frames.get("base", "base_link")),
                    camera_frames=tuple([cams] if isinstance(cams, str) else cams),
-                   T_base_camera=T, robot=dict(cfg.get("robot") or {"driver": "sim"}))
+                   T_base_camera=T, robot=dict(cfg.get("robot") or {"driver": "sim"}),
+                   inputs=InputLimits(**{k: float(v) for k, v in inputs.items()}))
 
     @classmethod
     def load(cls, path: str | Path) -> "ExecutorConfig":
@@ -181,8 +207,11 @@ class Plan:
 
     def waypoints(self) -> np.ndarray:
         """(N, 4, 3) TCP positions in execution order: transit, pre, grasp, lift."""
-        return np.stack([self.transit[:, :3, 3], self.pre[:, :3, 3], self.grasp[:, :3, 3],
-                         self.lift[:, :3, 3]], axis=1)
+        return self.waypoint_poses()[:, :, :3, 3]
+
+    def waypoint_poses(self) -> np.ndarray:
+        """(N, 4, 4, 4) tool poses in execution order: transit, pre, grasp, lift (base frame)."""
+        return np.stack([self.transit, self.pre, self.grasp, self.lift], axis=1)
 
 
 @dataclass
@@ -205,8 +234,10 @@ class GraspExecutor:
     def __init__(self, arm: Arm, config: ExecutorConfig | None = None) -> None:
         self.arm = arm
         self.config = config or ExecutorConfig()
-        self.safety = SafetyChecker(self.config.safety)
+        self.safety = SafetyChecker(self.config.safety, self.config.tool)
         self._stop = threading.Event()
+        #: the last error the driver's stop() raised ('' if none): the stop latch holds regardless
+        self.last_stop_error = ""
         self._lock = threading.Lock()
         sim_tool = getattr(arm, "tool_frame", None)
         if isinstance(sim_tool, ToolFrame):
@@ -220,7 +251,10 @@ class GraspExecutor:
     def base_from(self, frame_id: str) -> np.ndarray:
         """T_base<-frame for a frame the executor knows; ValueError otherwise."""
         cfg = self.config
-        if frame_id in ("", cfg.base_frame):
+        if not frame_id:
+            raise ValueError(f"empty frame_id: say which frame the data is in (the base frame '{cfg.base_frame}' "
+                             f"or a camera frame {list(cfg.camera_frames)}); it is never guessed")
+        if frame_id == cfg.base_frame:
             return np.eye(4)
         if frame_id in cfg.camera_frames:
             if cfg.T_base_camera is None:
@@ -278,35 +312,60 @@ class GraspExecutor:
         """Plan and safety-check grasps (any known frame); cloud (M, 3) in the base frame."""
         base = self.to_base(grasps)
         plan = self.plan(base)
-        start = self.arm.tool_pose()[:3, 3]
-        report = self.safety.check(base, plan.waypoints(), self.config.motion.pre_grasp_distance,
+        start = self.arm.tool_pose()
+        report = self.safety.check(base, plan.waypoint_poses(), self.config.motion.pre_grasp_distance,
                                    plan.opening, cloud, start)
         return plan, report
 
     # -- execution -------------------------------------------------------------
-    def stop(self) -> None:
-        """Abort the running grasp (from any thread); latched until :meth:`reset`."""
+    def stop(self) -> str:
+        """Abort the running grasp (from any thread); latched until :meth:`reset`.
+
+        Never blocks and never raises: the latch is set first, so no further
+        command is sent whatever the driver does. Returns '' or the error the
+        driver's stop raised (also kept in ``last_stop_error``).
+        """
         self._stop.set()
-        self.arm.stop()
+        try:
+            self.arm.stop()
+            self.last_stop_error = ""
+        except Exception as exc:  # noqa: BLE001 - a lost link must not break the stop path
+            self.last_stop_error = f"{type(exc).__name__}: {exc}"
+        return self.last_stop_error
 
     def reset(self) -> None:
-        """Clear a stop, open the jaws and go home (if a home pose is configured)."""
-        self._stop.clear()
+        """Recover the driver (reconnect, clear a stop), clear the stop latch, open the jaws and
+        go home along a path-checked move (if a home pose is configured).
+
+        Waits for an aborting grasp to finish unwinding; raises :class:`RobotError`
+        or :class:`SafetyViolation` with the reason when it cannot (the latch then stays set).
+        """
         with self._lock:
-            self.arm.open_gripper(min(self.config.safety.max_gripper_width, float(self.arm.max_width)))
-            if self.config.motion.home is not None:
-                self._move(np.asarray(self.config.motion.home, dtype=np.float64), self.config.motion.free)
+            if isinstance(self.arm, Recoverable):
+                self.arm.recover()
+            self._stop.clear()
+            try:
+                self.arm.open_gripper(min(self.config.safety.max_gripper_width, float(self.arm.max_width)))
+                if self.config.motion.home is not None:
+                    self._move(as_pose(np.asarray(self.config.motion.home, dtype=np.float64), "motion.home"),
+                               self.config.motion.free)
+            except Exception:
+                self._stop.set()
+                raise
 
     @property
     def stopped(self) -> bool:
         return self._stop.is_set()
 
     def _move(self, pose: np.ndarray, speed: SpeedLimits) -> None:
-        reason = self.safety.check_pose(pose)
-        if reason:
-            raise SafetyViolation(f"command refused: {reason}")
+        """Send one motion command after checking its whole path (TCP and gripper body) from the
+        measured tool pose; SafetyViolation before anything moves otherwise."""
         if self._stop.is_set():
             raise MotionStopped("stop requested (call reset to continue)")
+        bad, reasons = self.safety.check_motion(np.asarray(pose, dtype=np.float64)[None, None],
+                                                self.arm.tool_pose())
+        if bad[0]:
+            raise SafetyViolation(f"command refused: {reasons[0]}")
         self.arm.move_tool(pose, speed)
 
     def execute(self, grasp: GraspGroup, cloud: np.ndarray | None = None, feedback: FeedbackFn | None = None,
@@ -332,8 +391,9 @@ class GraspExecutor:
         try:
             grasps = grasps.sort_by_score()
             plan, report = self.check(grasps, cloud)
-        except ValueError as exc:
-            return ExecutionResult(False, 0.0, f"refused: {exc}", refused=True, seconds=time.perf_counter() - t0)
+        except (ValueError, RobotError) as exc:
+            return ExecutionResult(False, 0.0, f"refused: {type(exc).__name__}: {exc}" if isinstance(exc, RobotError)
+                                   else f"refused: {exc}", refused=True, seconds=time.perf_counter() - t0)
         if not report.ok.any():
             many = f" (all {len(grasps)} grasps refused; best: " if len(grasps) > 1 else " ("
             return ExecutionResult(False, 0.0, f"refused by safety check{many}{report.first_reason()})",
@@ -389,18 +449,18 @@ class GraspExecutor:
             if feedback is not None:
                 feedback("verify", 1.0)
             return ExecutionResult(not reason, width, reason, phase, False, obj, grasp)
-        except (RobotError, SafetyViolation) as exc:
+        except Exception as exc:  # noqa: BLE001 - any driver/SDK error ends the grasp with its reason
             try:
                 arm.stop()
-            except RobotError:
+            except Exception:  # noqa: BLE001 - the link may be gone; the abort reason says why
                 pass
             width = 0.0
             try:
                 width = float(arm.gripper_width())
-            except RobotError:
+            except Exception:  # noqa: BLE001
                 pass
-            return ExecutionResult(False, width, f"aborted in phase '{phase}': {type(exc).__name__}: {exc}",
-                                   phase, False, None, grasp)
+            return ExecutionResult(False, width, f"aborted in phase '{phase or 'pre_grasp'}': "
+                                   f"{type(exc).__name__}: {exc or 'no message'}", phase, False, None, grasp)
 
 
 def build_arm(robot_cfg: Mapping[str, Any], objects=(), seed: int = 0) -> Arm:
