@@ -92,7 +92,9 @@ def _intrinsics(cam) -> tuple[CameraIntrinsics, np.ndarray]:
 
 
 def _extrinsics(cam) -> np.ndarray:
-    """T_depth<-cam of a k4a camera calibration (rotation row-major, translation mm -> m)."""
+    """T_cam<-depth of a k4a camera calibration: libk4a's ``extrinsics`` of a camera map a point from the
+    depth camera into that camera, p_cam = R p_depth + t (rotation row-major, translation mm -> m); it is
+    the same entry as ``calibration.extrinsics[DEPTH][cam]``."""
     T = np.eye(4)
     T[:3, :3] = np.array(cam.extrinsics.rotation[:], dtype=np.float64).reshape(3, 3)
     T[:3, 3] = np.array(cam.extrinsics.translation[:], dtype=np.float64) / 1000.0
@@ -161,8 +163,7 @@ class KinectCamera:
         self._k4a, self._rec, self._handle, self._calib = k4a, rec, handle, calib
         self._color, self._color_dist = _intrinsics(calib.color_camera_calibration)
         self._depth, self._depth_dist = _intrinsics(calib.depth_camera_calibration)
-        T_depth_color = _extrinsics(calib.color_camera_calibration)
-        self._T_color_depth = np.linalg.inv(T_depth_color)
+        self._T_color_depth = _extrinsics(calib.color_camera_calibration)
         self._intrinsics = self._color
 
     def close(self) -> None:
