@@ -3,8 +3,18 @@
 NOT TESTED WITHOUT HARDWARE: written against the public ``xarm.wrapper.
 XArmAPI`` calls (``set_position`` in mm and radians, ``get_position``,
 ``set_gripper_position`` 0..850 = closed..open for the xArm Gripper,
-``get_gripper_position``, ``emergency_stop``); only its import path and error
-handling run in this project's tests. Check it on the robot at low speed first.
+``get_gripper_position``, ``set_state``, ``clean_error``); its stop and
+recovery logic run in this project's tests against a fake ``XArmAPI`` that
+reproduces the SDK's documented behaviour (``set_position(wait=True)``
+blocks in ``wait_move`` until the motion ends and returns
+``APIState.EMERGENCY_STOP`` (-9) once the state is 4 (stopped); motion
+commands return ``APIState.NOT_READY`` (-2) until ``set_state(0)``; -1 = not
+connected). Check it on the robot at low speed first.
+
+Stop: :meth:`XArm.stop` puts the controller in state 4 (the SDK's stop,
+non-blocking); the blocked motion call returns and raises
+:class:`MotionStopped`. Recovery: :meth:`XArm.recover` reconnects if needed,
+clears errors and warnings, re-enables motion and sets state 0 (ready).
 
 Frames: poses are ``T_base<-tool`` of the TCP set on the controller (``tcp``
 offset [x, y, z, roll, pitch, yaw] in m / rad, sent with ``set_tcp_offset``);
@@ -15,15 +25,21 @@ Install: ``pip install xarm-python-sdk``.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from ..base import ConnectionLost, ProtectiveStop, RobotUnreachable, SpeedLimits, as_pose
+from ..base import (MAX_ACCELERATION, MAX_LINEAR_SPEED, ConnectionLost, MotionStopped, ProtectiveStop,
+                    RobotUnreachable, SpeedLimits, as_pose)
 
 #: Gripper counts for fully open (xArm Gripper: 850 counts = 85 mm).
 _GRIPPER_OPEN_COUNTS = 850.0
+#: xarm.core.config.x_code.APIState values the driver interprets.
+API_NOT_CONNECTED, API_NOT_READY, API_EMERGENCY_STOP = -1, -2, -9
+#: Controller states (XArmAPI.state): 1 moving, 2 sleeping, 3 paused, 4 stopped, 5 (error) stopped.
+STATE_READY, STATE_STOPPED = 0, (4, 5)
 
 
 def _import_sdk():
@@ -55,14 +71,18 @@ class XArm:
             self._arm.set_tcp_offset([1000 * v for v in t[:3]] + t[3:], is_radian=True)
         self._arm.set_gripper_enable(True)
         self.max_width = gripper_max_width
+        self._stop_requested = threading.Event()
 
     def _check(self, code: int, what: str) -> None:
-        if not self._arm.connected:
+        if not self._arm.connected or code == API_NOT_CONNECTED:
             raise ConnectionLost(f"xArm connection lost during {what}")
         if code == 0:
             return
-        if self._arm.has_error or self._arm.state == 4:
-            raise ProtectiveStop(f"xArm stopped during {what} (code {code}, error {self._arm.error_code})")
+        if self._stop_requested.is_set():
+            raise MotionStopped(f"xArm {what} interrupted by stop (code {code}); call reset to continue")
+        if self._arm.has_error or self._arm.state in STATE_STOPPED or code in (API_EMERGENCY_STOP, API_NOT_READY):
+            raise ProtectiveStop(f"xArm stopped during {what} (code {code}, state {self._arm.state}, "
+                                 f"error {self._arm.error_code}); call reset to recover")
         raise RobotUnreachable(f"xArm refused {what} (code {code})")
 
     def tool_pose(self) -> np.ndarray:
@@ -75,10 +95,13 @@ class XArm:
 
     def move_tool(self, pose: np.ndarray, speed: SpeedLimits = SpeedLimits()) -> None:
         T = as_pose(pose)
+        if self._stop_requested.is_set():
+            raise MotionStopped("xArm is stopped; call reset to continue")
         x, y, z = (1000.0 * T[:3, 3]).tolist()
         roll, pitch, yaw = Rotation.from_matrix(T[:3, :3]).as_euler("xyz").tolist()
-        code = self._arm.set_position(x, y, z, roll, pitch, yaw, speed=1000.0 * speed.linear,
-                                      mvacc=1000.0 * speed.acceleration, is_radian=True, wait=True)
+        code = self._arm.set_position(x, y, z, roll, pitch, yaw, speed=1000.0 * min(speed.linear, MAX_LINEAR_SPEED),
+                                      mvacc=1000.0 * min(speed.acceleration, MAX_ACCELERATION), is_radian=True,
+                                      wait=True)
         self._check(code, "set_position")
 
     def open_gripper(self, width: float) -> None:
@@ -101,4 +124,25 @@ class XArm:
         time.sleep(seconds)
 
     def stop(self) -> None:
+        """State 4 (the SDK's stop): returns at once; the blocked motion call raises MotionStopped."""
+        self._stop_requested.set()
+        if not self._arm.connected:
+            raise ConnectionLost("xArm connection lost: cannot send stop (the controller stops on link loss)")
         self._arm.set_state(4)
+
+    def recover(self) -> None:
+        """Reconnect if needed, clear errors/warnings, enable motion, state 0 (ready)."""
+        if not self._arm.connected:
+            self._arm.connect()
+            if not self._arm.connected:
+                raise ConnectionLost("xArm controller still not reachable; check the cable and power")
+        self._arm.clean_error()
+        self._arm.clean_warn()
+        self._arm.motion_enable(enable=True)
+        self._arm.set_mode(0)
+        self._arm.set_state(STATE_READY)
+        if self._arm.has_error or self._arm.state in STATE_STOPPED:
+            raise ProtectiveStop(f"xArm did not leave its stop state (state {self._arm.state}, error "
+                                 f"{self._arm.error_code}): clear the cause on the controller first")
+        self._arm.set_gripper_enable(True)
+        self._stop_requested.clear()
