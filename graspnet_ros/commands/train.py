@@ -1,4 +1,8 @@
-"""``graspnet-ros train``: train the grasp network on a GraspNet-layout dataset root."""
+"""``graspnet-ros train``: train the grasp network on a GraspNet-layout dataset root.
+
+Runs unchanged under ``torchrun --nnodes N --nproc_per_node M -m graspnet_ros train ...``
+(DistributedDataParallel: gloo on the CPU, NCCL on CUDA; rank 0 writes OUT).
+"""
 
 from __future__ import annotations
 
@@ -32,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from ..model.config import LabelConfig, LossWeights, get_config
     from ..model.train import ReaderFrames, TrainConfig, train
 
-    if args.steps <= 0 or args.batch_size <= 0:
-        raise ValueError("--steps and --batch-size must be positive")
+    if args.steps <= 0 or args.batch_size <= 0 or args.micro_batch < 0:
+        raise ValueError("--steps and --batch-size must be positive, --micro-batch positive or 0")
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = get_config(args.config)
@@ -46,21 +50,26 @@ def run(args: argparse.Namespace) -> int:
     tcfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, augment=not args.no_augment,
                        checkpoint_every=args.checkpoint_every, log_every=args.log_every, seed=args.seed,
                        voxel_size=args.voxel, num_threads=args.threads, scene_block=args.scene_block,
-                       train_only=tuple(args.train_only or ()))
+                       train_only=tuple(args.train_only or ()), micro_batch=args.micro_batch)
     weights = LossWeights(beta=args.beta, tolerance_on=args.tolerance_on)
     summary = train(source, cfg, tcfg, args.out, resume=not args.no_resume, progress=not args.no_progress,
                     weights=weights, label_cfg=label_cfg, command="graspnet-ros " + " ".join(sys.argv[1:]),
-                    init_from=args.init_from, stop_at=args.stop_at)
+                    init_from=args.init_from, stop_at=args.stop_at, device=args.device)
+    if summary["rank"] != 0:  # under torchrun: rank 0 reports
+        return 0
     print(f"trained {summary['steps_run']} steps in {summary['seconds']:.0f} s "
           f"({summary['steps_per_second']:.3f} steps/s); loss {summary['first_loss']} -> {summary['last_loss']}; "
-          f"checkpoint {args.out}/model.pt, log {args.out}/train_log.jsonl")
+          f"checkpoint {args.out}/model.pt, log {args.out}/train_log.jsonl"
+          + (f" ({summary['processes']} processes, {summary['device']})" if summary["processes"] > 1 else ""))
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from ..model.config import TOLERANCE_ON, LossWeights
+    from ..model.ddp import DEVICES
 
-    p = subparsers.add_parser("train", help=__doc__.split(":", 1)[1].strip(),
+    summary = __doc__.split("\n")[0].split(":", 1)[1].strip()
+    p = subparsers.add_parser("train", help=summary,
                               description=__doc__.split(":", 1)[1].strip() + " Resumes from OUT/last.pt.")
     p.add_argument("--root", required=True, help="dataset root (models/, grasp_label/, collision_label/, scenes/)")
     p.add_argument("--config", default="cpu", choices=("cpu", "paper"), help="network configuration")
@@ -94,6 +103,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                        "when OUT has no last.pt: a new schedule continuing that run")
     p.add_argument("--stop-at", type=int, help="stop after this step (checkpoints saved); rerun without it to go on")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice; torchrun sets 1)")
+    p.add_argument("--device", default="auto", choices=DEVICES,
+                   help="cpu, cuda (cuda:LOCAL_RANK under torchrun) or auto: CUDA when present")
+    p.add_argument("--micro-batch", type=int, default=0,
+                   help="frames per forward pass (default: batch size / processes); a step averages the "
+                        "gradients of batch-size / micro-batch passes, so a fixed value gives the same "
+                        "training under any torchrun --nproc_per_node x --nnodes")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)

@@ -15,6 +15,7 @@ dataset root through ``graspnet_ros.dataset.reader.GraspNetDataset``;
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -30,6 +31,7 @@ import numpy as np
 import torch
 
 from .checkpoint import read_checkpoint, save_checkpoint, check_state_dict
+from .ddp import DistContext, init_distributed
 from .config import LabelConfig, LossWeights, ModelConfig, config_to_dict
 from .detector import voxel_downsample_index
 from .graspnet import GraspNet
@@ -59,6 +61,13 @@ class TrainConfig:
     #: empty = the whole network. The rest is frozen: no gradients, batch-norm
     #: statistics kept, so its outputs stay exactly what they were.
     train_only: tuple[str, ...] = ()
+    #: Frames per forward pass (0: batch_size / processes, one pass each).
+    #: A step is the mean loss gradient of batch_size / micro_batch passes,
+    #: spread over the processes of a torchrun job and accumulated inside
+    #: each; batch-norm statistics and the loss's masked means are per pass,
+    #: so a fixed micro_batch gives the same step for any number of
+    #: processes (to float rounding) and a run may resume with another count.
+    micro_batch: int = 0
 
 
 class FrameSource(Protocol):
@@ -67,19 +76,52 @@ class FrameSource(Protocol):
     def get(self, index: int, num_points: int, rng: np.random.Generator) -> FrameLabels: ...
 
 
-def frame_indices(source: FrameSource, cfg: "TrainConfig", step: int, rng: np.random.Generator) -> list[int]:
-    """The batch's frame indices at ``step``: uniform, or (``cfg.scene_block`` > 0
-    and a source with ``scene_groups()``) item k of the batch drawn from scene
-    k of the block's scenes. Depends only on (seed, step), so resuming repeats
-    the same sequence."""
+def frame_index(source: FrameSource, cfg: "TrainConfig", step: int, item: int, rng: np.random.Generator) -> int:
+    """Frame of batch item ``item`` at ``step``: uniform, or (``cfg.scene_block`` > 0
+    and a source with ``scene_groups()``) a frame of scene ``item`` of the
+    block's scenes. The block's scenes depend only on (seed, step // scene_block)."""
     groups = getattr(source, "scene_groups", None)
     if cfg.scene_block <= 0 or groups is None:
-        return [int(rng.integers(len(source))) for _ in range(cfg.batch_size)]
+        return int(rng.integers(len(source)))
     groups = groups()
     block_rng = np.random.default_rng([cfg.seed, 1, step // cfg.scene_block])
     scenes = block_rng.choice(len(groups), min(cfg.batch_size, len(groups)), replace=False)
-    picked = [groups[scenes[k % len(scenes)]] for k in range(cfg.batch_size)]
-    return [int(frames[rng.integers(len(frames))]) for frames in picked]
+    frames = groups[scenes[item % len(scenes)]]
+    return int(frames[rng.integers(len(frames))])
+
+
+def frame_indices(source: FrameSource, cfg: "TrainConfig", step: int, rng: np.random.Generator) -> list[int]:
+    """The batch's frame indices at ``step``, every item drawn from ``rng`` in turn
+    (see :func:`frame_index`); depends only on (seed, step) and ``rng``."""
+    return [frame_index(source, cfg, step, k, rng) for k in range(cfg.batch_size)]
+
+
+def item_rng(cfg: "TrainConfig", step: int, item: int) -> np.random.Generator:
+    """The random stream of batch item ``item`` at ``step`` (frame choice, point
+    sampling, augmentation): a function of (seed, step, item) only, so any
+    process can load any item and a resumed run repeats the same frames."""
+    return np.random.default_rng([cfg.seed, step, item])
+
+
+def load_item(source: FrameSource, cfg: "TrainConfig", num_points: int, step: int, item: int) -> FrameLabels:
+    """Batch item ``item`` of step ``step``: frame, sampled points, augmentation."""
+    rng = item_rng(cfg, step, item)
+    frame = source.get(frame_index(source, cfg, step, item, rng), num_points, rng)
+    return frame.transformed(augmentation(rng)) if cfg.augment else frame
+
+
+def rank_chunks(batch_size: int, micro_batch: int, rank: int, world_size: int) -> list[range]:
+    """Batch items of each forward pass of process ``rank``: the batch is cut
+    into ``batch_size / micro_batch`` chunks of consecutive items, and each
+    process takes a contiguous run of them (with scene blocks: its own
+    scenes, so its grasp-table cache stays hot). ValueError when the batch
+    does not divide evenly."""
+    if micro_batch <= 0 or batch_size % (micro_batch * world_size):
+        raise ValueError(f"--batch-size {batch_size} must be a multiple of --micro-batch {micro_batch} "
+                         f"x {world_size} processes")
+    per_rank = batch_size // (micro_batch * world_size)
+    first = rank * per_rank
+    return [range((first + c) * micro_batch, (first + c + 1) * micro_batch) for c in range(per_rank)]
 
 
 def sample_frame(cloud: np.ndarray, seg: np.ndarray, num_points: int, voxel: float,
@@ -234,21 +276,61 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * 0.1 ** drops
 
 
-def train_step(model: GraspNet, frames: list[FrameLabels], optimizer: torch.optim.Optimizer | None,
-               weights: LossWeights = LossWeights(), label_cfg: LabelConfig = LabelConfig()) -> LossTerms:
-    """One forward/backward pass on a batch of frames (optimizer None: no update)."""
-    cloud = torch.from_numpy(np.stack([f.cloud for f in frames]))
+def batch_loss(model: GraspNet, frames: list[FrameLabels], weights: LossWeights = LossWeights(),
+               label_cfg: LabelConfig = LabelConfig()) -> LossTerms:
+    """Loss terms of one forward pass on ``frames`` (clouds moved to the model's device)."""
+    device = next(model.parameters()).device
+    cloud = torch.from_numpy(np.stack([f.cloud for f in frames])).to(device)
     s1 = model.stage1(cloud)
     a = s1.approach
     targets = build_targets(frames, s1.seed_xyz, s1.backbone.seed_inds, a.top_view_inds, a.top_view_rot,
                             model.cfg, label_cfg)
     s2 = model.stage2(cloud, targets.crop_centers, targets.crop_rot)
-    terms = grasp_losses(s1, s2, targets, weights)
+    return grasp_losses(s1, s2, targets, weights)
+
+
+class LossModule(torch.nn.Module):
+    """The network, its targets and its loss as one forward: what
+    DistributedDataParallel wraps (its gradient hooks need the whole pass
+    inside ``forward``)."""
+
+    def __init__(self, model: GraspNet, weights: LossWeights, label_cfg: LabelConfig) -> None:
+        super().__init__()
+        self.model = model
+        self.weights = weights
+        self.label_cfg = label_cfg
+
+    def forward(self, frames: list[FrameLabels]) -> LossTerms:
+        return batch_loss(self.model, frames, self.weights, self.label_cfg)
+
+
+def train_step(model: GraspNet, frames: list[FrameLabels], optimizer: torch.optim.Optimizer | None,
+               weights: LossWeights = LossWeights(), label_cfg: LabelConfig = LabelConfig()) -> LossTerms:
+    """One forward/backward pass on a batch of frames (optimizer None: no update)."""
+    terms = batch_loss(model, frames, weights, label_cfg)
     if optimizer is not None:
         optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
         optimizer.step()
     return terms
+
+
+#: Logged loss terms and statistics, in a fixed order (averaged over passes and processes).
+LOG_KEYS = ("total", "objectness", "view", "angle", "score", "width", "tolerance", "objectness_acc",
+            "positive_seeds", "ignored_seeds", "stage2_seeds", "angle_acc")
+
+
+def _mean_scalars(passes: list[dict[str, float]], ctx: DistContext) -> dict[str, float]:
+    """Mean of each LOG_KEYS entry over this step's passes of every process
+    (entries missing from a pass, e.g. angle_acc without graspable seeds, are left out)."""
+    sums = torch.zeros(2, len(LOG_KEYS), dtype=torch.float64)
+    for values in passes:
+        for j, key in enumerate(LOG_KEYS):
+            if key in values:
+                sums[0, j] += values[key]
+                sums[1, j] += 1
+    sums = ctx.mean(sums)
+    return {key: float(sums[0, j] / sums[1, j]) for j, key in enumerate(LOG_KEYS) if sums[1, j] > 0}
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -261,7 +343,7 @@ def _write_atomic(path: Path, text: str) -> None:
 def train(source: FrameSource, model_cfg: ModelConfig, cfg: TrainConfig, out_dir: str | Path,
           resume: bool = True, progress: bool = True, weights: LossWeights = LossWeights(),
           label_cfg: LabelConfig = LabelConfig(), command: str | None = None,
-          init_from: str | Path | None = None, stop_at: int | None = None) -> dict:
+          init_from: str | Path | None = None, stop_at: int | None = None, device: str = "auto") -> dict:
     """Train for ``cfg.steps`` steps (continuing from out_dir/last.pt when
     ``resume``); writes last.pt every ``checkpoint_every`` steps and at the end,
     model.pt (weights + config only) at the end, train_log.jsonl and
@@ -271,9 +353,43 @@ def train(source: FrameSource, model_cfg: ModelConfig, cfg: TrainConfig, out_dir
     start from when out_dir has no last.pt of its own -- a new schedule
     continuing an earlier run. ``stop_at``: stop after that step (last.pt and
     model.pt saved there); the same call without it resumes the schedule.
+    ``device``: auto, cpu or cuda (see :mod:`graspnet_ros.model.ddp`).
+
+    Under torchrun (WORLD_SIZE > 1) every process runs this function: the
+    model is wrapped in DistributedDataParallel, each process loads only its
+    chunks of every batch (:func:`rank_chunks`), rank 0 reads the checkpoint
+    and hands it to the others, and only rank 0 writes files (``out_dir``
+    needs to be on rank 0's machine only; the dataset root on every node).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    ctx = init_distributed(device)
+    try:
+        return _train(source, model_cfg, cfg, Path(out_dir), resume, progress, weights, label_cfg, command,
+                      init_from, stop_at, ctx)
+    finally:
+        ctx.close()
+
+
+def _load_start(out: Path, resume: bool, init_from: str | Path | None, model_cfg: ModelConfig) -> dict | None:
+    """The checkpoint a run starts from (out/last.pt when resuming, else init_from), or None."""
+    last = out / "last.pt"
+    path = last if resume and last.is_file() else (Path(init_from) if init_from else None)
+    if path is None:
+        return None
+    payload = read_checkpoint(path)
+    if payload["model_config"] != model_cfg:
+        raise ValueError(f"{path} was trained with config '{payload['model_config'].name}' "
+                         f"which differs from '{model_cfg.name}'; use another --out or --no-resume")
+    return {"path": str(path), "is_last": path == last, "step": int(payload["step"]),
+            "model": payload["model_state_dict"], "optimizer": payload.get("optimizer_state_dict")}
+
+
+def _train(source: FrameSource, model_cfg: ModelConfig, cfg: TrainConfig, out: Path, resume: bool,
+           progress: bool, weights: LossWeights, label_cfg: LabelConfig, command: str | None,
+           init_from: str | Path | None, stop_at: int | None, ctx: DistContext) -> dict:
+    micro = cfg.micro_batch or max(cfg.batch_size // ctx.world_size, 1)
+    chunks = rank_chunks(cfg.batch_size, micro, ctx.rank, ctx.world_size)
+    if ctx.is_main:
+        out.mkdir(parents=True, exist_ok=True)
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     torch.manual_seed(cfg.seed)
@@ -286,77 +402,94 @@ def train(source: FrameSource, model_cfg: ModelConfig, cfg: TrainConfig, out_dir
     optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     start = 0
     adam_state = "new"
-    last = out / "last.pt"
-    source_ckpt = last if resume and last.is_file() else (Path(init_from) if init_from else None)
-    if source_ckpt is not None:
-        payload = read_checkpoint(source_ckpt)
-        if payload["model_config"] != model_cfg:
-            raise ValueError(f"{source_ckpt} was trained with config '{payload['model_config'].name}' "
-                             f"which differs from '{model_cfg.name}'; use another --out or --no-resume")
-        check_state_dict(model, payload["model_state_dict"], str(source_ckpt))
-        model.load_state_dict(payload["model_state_dict"])
+    ckpt = ctx.on_main(lambda: _load_start(out, resume, init_from, model_cfg))
+    if ckpt is not None:
+        check_state_dict(model, ckpt["model"], ckpt["path"])
+        model.load_state_dict(ckpt["model"])
         adam_state = "none in the checkpoint"
-        if "optimizer_state_dict" in payload:
+        if ckpt["optimizer"] is not None:
             try:
-                optimizer.load_state_dict(payload["optimizer_state_dict"])
+                optimizer.load_state_dict(ckpt["optimizer"])
                 adam_state = "continued"
             except ValueError as exc:  # the checkpoint's optimiser trained other parameters
-                if source_ckpt is last:
-                    raise ValueError(f"{last} was trained with other --train-only modules than "
+                if ckpt["is_last"]:
+                    raise ValueError(f"{ckpt['path']} was trained with other --train-only modules than "
                                      f"{list(cfg.train_only) or 'the whole network'}; use the same "
                                      "--train-only to resume, or another --out with --init-from") from exc
                 adam_state = "restarted (the checkpoint trained other parameters)"
-        start = int(payload["step"])
-    _write_atomic(out / "train_config.json", json.dumps({
-        "command": command or " ".join(sys.argv), "model_config": config_to_dict(model_cfg),
-        "train_config": dataclasses.asdict(cfg), "loss_weights": dataclasses.asdict(weights),
-        "label_config": dataclasses.asdict(label_cfg), "frames": len(source), "resumed_from_step": start,
-        "started_from": str(source_ckpt) if source_ckpt is not None else None, "stop_at": stop_at,
-        "adam_state": adam_state,
-    }, indent=2))
+        start = ckpt["step"]
+    model.to(ctx.device)
+    for state in optimizer.state.values():  # Adam moments follow their parameters
+        for key, value in state.items():
+            if torch.is_tensor(value) and key != "step":
+                state[key] = value.to(ctx.device)
     end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
-    if end <= start and source_ckpt is not last:
+    if end <= start and not (ckpt is not None and ckpt["is_last"]):
         raise ValueError(f"nothing to train: the run starts at step {start} "
                          f"and ends at step {end} (--steps {cfg.steps}, --stop-at {stop_at})")
+    if ctx.is_main:
+        _write_atomic(out / "train_config.json", json.dumps({
+            "command": command or " ".join(sys.argv), "model_config": config_to_dict(model_cfg),
+            "train_config": dataclasses.asdict(cfg), "loss_weights": dataclasses.asdict(weights),
+            "label_config": dataclasses.asdict(label_cfg), "frames": len(source), "resumed_from_step": start,
+            "started_from": ckpt["path"] if ckpt is not None else None, "stop_at": stop_at,
+            "adam_state": adam_state, "processes": ctx.world_size, "micro_batch": micro,
+            "device": str(ctx.device),
+        }, indent=2))
     set_train_mode(model, trainable)
+    net: torch.nn.Module = LossModule(model, weights, label_cfg)
+    if ctx.distributed:
+        net = torch.nn.parallel.DistributedDataParallel(net)
     bar = None
-    if progress:
+    if progress and ctx.is_main:
         from tqdm import tqdm
 
         bar = tqdm(total=cfg.steps, initial=start, desc=f"train {model_cfg.name}", dynamic_ncols=True)
     t_start = time.perf_counter()
     history = []
-    with open(out / "train_log.jsonl", "a") as log:
+    log = open(out / "train_log.jsonl", "a") if ctx.is_main else None
+    try:
         for step in range(start, end):
             lr = learning_rate(step, cfg)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            rng = np.random.default_rng([cfg.seed, step])
-            frames = []
-            for index in frame_indices(source, cfg, step, rng):
-                f = source.get(index, model_cfg.num_points, rng)
-                frames.append(f.transformed(augmentation(rng)) if cfg.augment else f)
-            terms = train_step(model, frames, optimizer, weights, label_cfg)
-            values = terms.scalars()
+            optimizer.zero_grad(set_to_none=True)
+            passes = []
+            for c, items in enumerate(chunks):
+                frames = [load_item(source, cfg, model_cfg.num_points, step, k) for k in items]
+                # DDP averages gradients over processes at the last pass's backward only
+                sync = c == len(chunks) - 1 or not ctx.distributed
+                with contextlib.nullcontext() if sync else net.no_sync():
+                    terms = net(frames)
+                    (terms.total / len(chunks)).backward()
+                passes.append(terms.scalars())
+            values = _mean_scalars(passes, ctx)
             if not np.isfinite(values["total"]):
                 raise ValueError(f"loss became {values['total']} at step {step}; lower --lr")
+            optimizer.step()
             history.append(values["total"])
             done = step + 1
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix({k: f"{values[k]:.3f}" for k in
                                  ("total", "objectness", "view", "angle", "score", "width", "tolerance")})
-            if done % cfg.log_every == 0 or done == end:
+            if log is not None and (done % cfg.log_every == 0 or done == end):
                 log.write(json.dumps({"step": done, "lr": lr, "elapsed_s": time.perf_counter() - t_start,
                                       **values}) + "\n")
                 log.flush()
-            if done % cfg.checkpoint_every == 0 or done == end:
-                save_checkpoint(last, model, optimizer, done)
-    if bar is not None:
-        bar.close()
+            if ctx.is_main and (done % cfg.checkpoint_every == 0 or done == end):
+                save_checkpoint(out / "last.pt", model, optimizer, done)
+    finally:
+        if log is not None:
+            log.close()
+        if bar is not None:
+            bar.close()
     elapsed = time.perf_counter() - t_start
     steps_run = max(end - start, 0)
-    save_checkpoint(out / "model.pt", model, None, max(end, start), {"train_seconds": elapsed})
+    if ctx.is_main:
+        save_checkpoint(out / "model.pt", model, None, max(end, start), {"train_seconds": elapsed})
+    ctx.barrier()  # no process leaves (and tears the group down) before rank 0 has written
     return {"steps_run": steps_run, "seconds": elapsed,
             "steps_per_second": steps_run / elapsed if elapsed > 0 else float("nan"),
-            "first_loss": history[0] if history else None, "last_loss": history[-1] if history else None}
+            "first_loss": history[0] if history else None, "last_loss": history[-1] if history else None,
+            "processes": ctx.world_size, "rank": ctx.rank, "device": str(ctx.device)}
