@@ -19,26 +19,43 @@ def rand(gen, *shape, dtype=torch.float64):
     return torch.rand(*shape, generator=gen, dtype=dtype)
 
 
-def test_fps_torch_matches_naive(gen):
-    xyz = rand(gen, 2, 60, 3)
-    ref = po.farthest_point_sample_naive(xyz, 12)
-    assert torch.equal(po.farthest_point_sample(xyz, 12, backend="torch"), ref)
-    assert (ref[:, 0] == 0).all()
-    assert all(len(set(r.tolist())) == 12 for r in ref)
+def _tied_grid(gen, n: int, cells: int = 6, step: float = 0.01) -> torch.Tensor:
+    """(1, n, 3) float32 points on a coarse grid: many exactly equal distances."""
+    pts = torch.randint(0, cells, (1, n, 3), generator=gen).float() * step + 0.2
+    pts[0, 3] = torch.tensor([0.001, 0.002, 0.0])  # |p|^2 <= 1e-3: the kernel never samples it
+    return pts
+
+
+@pytest.mark.parametrize("n", [37, 64, 300, 700])  # 32, 64, 256 and 512 threads in the kernel
+def test_fps_breaks_exact_ties_as_the_cuda_kernel(gen, n):
+    xyz = _tied_grid(gen, n)
+    ref = po.farthest_point_sample_cuda_naive(xyz, 24)
+    assert torch.equal(po.farthest_point_sample(xyz, 24), ref)
+    assert torch.equal(po.farthest_point_sample(xyz, 24, backend="torch"), ref)
+    assert ref[0, 0] == 0 and 3 not in ref[0].tolist()
+    # the tie rule matters: first-index FPS (fpsample) picks other points on these clouds
+    if n >= 300:
+        assert not torch.equal(po.farthest_point_sample(xyz, 24, backend="fpsample"), ref)
+
+
+def test_fps_cuda_matches_naive_on_random_clouds(gen):
+    xyz = rand(gen, 2, 150, 3, dtype=torch.float32)
+    ref = po.farthest_point_sample_cuda_naive(xyz, 16)
+    assert torch.equal(po.farthest_point_sample(xyz, 16), ref)
+    assert torch.equal(po.farthest_point_sample(xyz, 16, backend="torch"), ref)
+    assert all(len(set(r.tolist())) == 16 for r in ref)
+
+
+def test_fps_tie_order_is_the_reduction_order():
+    # 8 threads: bit-reversed lanes 0, 4, 2, 6, 1, 5, 3, 7, then index inside a lane
+    assert po.cuda_threads(8) == 8 and po.cuda_threads(20000) == 512 and po.cuda_threads(15) == 8
+    assert po.fps_tie_order(10).tolist() == [0, 8, 4, 2, 6, 1, 9, 5, 3, 7]
 
 
 def test_fps_fpsample_matches_naive(gen):
     xyz = rand(gen, 2, 200, 3, dtype=torch.float32)
     ref = po.farthest_point_sample_naive(xyz, 20)
     assert torch.equal(po.farthest_point_sample(xyz, 20, backend="fpsample"), ref)
-
-
-def test_fps_prefix_property(gen):
-    # the backbone relies on it: FPS of the first n FPS samples is arange(m)
-    xyz = rand(gen, 1, 300, 3)
-    first = po.farthest_point_sample(xyz, 64, backend="torch")
-    again = po.farthest_point_sample(po.gather_points(xyz, first), 32, backend="torch")
-    assert torch.equal(again[0], torch.arange(32))
 
 
 def test_fps_bad_count(gen):
@@ -57,9 +74,19 @@ def test_ball_query_matches_naive(gen):
     xyz = rand(gen, 2, 80, 3)
     centers = torch.cat([po.gather_points(xyz, torch.tensor([[0, 5, 9], [1, 2, 3]])),
                          torch.full((2, 1, 3), 5.0, dtype=torch.float64)], dim=1)  # last centre: no neighbour
-    got = po.ball_query(xyz, centers, 0.3, 8)
-    assert torch.equal(got, po.ball_query_naive(xyz, centers, 0.3, 8))
-    assert (got[:, -1] == 0).all()
+    for dtype in (torch.float64, torch.float32):  # brute force / numba grid kernel
+        got = po.ball_query(xyz.to(dtype), centers.to(dtype), 0.3, 8)
+        assert torch.equal(got, po.ball_query_naive(xyz.to(dtype), centers.to(dtype), 0.3, 8))
+        assert (got[:, -1] == 0).all()
+
+
+def test_ball_query_exact_on_boundaries_and_crowds(gen):
+    # grid points: many at exactly the radius (excluded by "<"), balls holding far more than nsample
+    xyz = _tied_grid(gen, 600, cells=8, step=0.005)
+    centers = xyz[:, 100:140]
+    got = po.ball_query(xyz, centers, 0.01, 16)
+    assert torch.equal(got, po.ball_query_naive(xyz, centers, 0.01, 16))
+    assert torch.equal(po.ball_query(xyz, centers, 0.01, 16), po.ball_query(xyz.double(), centers.double(), 0.01, 16))
 
 
 def test_group_points_matches_naive_and_gradcheck(gen):
@@ -84,10 +111,22 @@ def test_query_and_group_layout(gen):
 
 def test_three_nn_matches_naive(gen):
     unknown, known = rand(gen, 2, 15, 3), rand(gen, 2, 9, 3)
+    for dtype in (torch.float64, torch.float32):
+        d, i = po.three_nn(unknown.to(dtype), known.to(dtype))
+        dn, iN = po.three_nn_naive(unknown.to(dtype), known.to(dtype))
+        assert torch.equal(i, iN)
+        assert torch.allclose(d, dn, rtol=1e-6, atol=0)
+
+
+def test_three_nn_targets_on_known_points_and_ties(gen):
+    known = _tied_grid(gen, 60, cells=4, step=0.01)
+    unknown = torch.cat([known[:, :20], known[:, 30:40] + 0.005], dim=1)  # on known points, then midway
     d, i = po.three_nn(unknown, known)
     dn, iN = po.three_nn_naive(unknown, known)
-    assert torch.equal(i, iN)
-    assert torch.allclose(d, dn)
+    assert torch.equal(i, iN) and torch.equal(d, dn)  # float32 bit for bit, ties in index order
+    assert (d[0, :20, 0] == 0).all()  # distance exactly 0: the weight goes to that point (and its duplicates)
+    w = po.interpolation_weights(d)
+    assert ((w * (d == 0))[0, :20].sum(-1) > 1 - 1e-5).all()
 
 
 def test_three_interpolate_matches_naive_and_gradcheck(gen):
@@ -121,17 +160,33 @@ def test_cylinder_query_matches_naive(gen):
     centers = xyz[:, :6]
     rot = _random_frames(gen, 2, 6)
     hmaxs = (0.01, 0.02, 0.04)
-    got = cylinder_query(xyz, centers, rot, 0.05, -0.02, hmaxs, 5)
-    assert got.shape == (2, 6, 3, 5)
-    assert torch.equal(got, cylinder_query_naive(xyz, centers, rot, 0.05, -0.02, hmaxs, 5))
+    for dtype in (torch.float64, torch.float32):  # brute force / numba grid kernel
+        got = cylinder_query(xyz.to(dtype), centers.to(dtype), rot.to(dtype), 0.05, -0.02, hmaxs, 5)
+        assert got.shape == (2, 6, 3, 5)
+        assert torch.equal(got, cylinder_query_naive(xyz.to(dtype), centers.to(dtype), rot.to(dtype), 0.05,
+                                                     -0.02, hmaxs, 5))
+
+
+def test_cylinder_query_has_no_cap(gen):
+    # 1500 points inside the tallest cylinder; the shortest one's members come late in index order,
+    # so a search limited to the tallest cylinder's first 256 members misses them
+    tall = torch.rand(1, 1500, 3, generator=gen) * torch.tensor([0.03, 0.04, 0.04]) + torch.tensor([0.015, -0.02, -0.02])
+    short = torch.rand(1, 100, 3, generator=gen) * torch.tensor([0.02, 0.02, 0.02]) + torch.tensor([-0.015, -0.01, -0.01])
+    xyz = (torch.cat([tall, short], dim=1) + 0.5).float()
+    centers = torch.full((1, 2, 3), 0.5)
+    rot = torch.eye(3).expand(1, 2, 3, 3).clone()
+    rot[0, 1] = _random_frames(gen, 1, 1)[0, 0].float()
+    hmaxs = (0.01, 0.02, 0.03, 0.04)
+    got = cylinder_query(xyz, centers, rot, 0.05, -0.02, hmaxs, 64)
+    assert torch.equal(got, cylinder_query_naive(xyz, centers, rot, 0.05, -0.02, hmaxs, 64))
+    assert (got[0, 0, 0] >= 1500).all()  # depth 0.01: only the late points qualify
 
 
 def test_cylinder_group_local_frame(gen):
     xyz = rand(gen, 1, 400, 3) * 0.1
     centers = xyz[:, :8]
     rot = _random_frames(gen, 1, 8)
-    # few candidates: the shorter cylinders sample from the tallest one's first 8 members
-    idx = cylinder_query(xyz, centers, rot, 0.03, -0.02, (0.01, 0.03), 6, max_candidates=8)
+    idx = cylinder_query(xyz, centers, rot, 0.03, -0.02, (0.01, 0.03), 6)
     local = cylinder_group(xyz, centers, rot, idx)
     assert local.shape == (1, 8, 2, 6, 3)
     for d, hmax in enumerate((0.01, 0.03)):

@@ -4,10 +4,8 @@ Module and attribute names reproduce graspnet-baseline's ``Pointnet2Backbone``
 (sa1..sa4 with ``mlp_module``, fp1/fp2 with ``mlp``, each a SharedMLP of
 ``layer{i}.conv`` + ``layer{i}.bn.bn``) so that its state_dict loads as is.
 
-With exact FPS, sampling runs once, on the input: FPS is prefix-consistent
-(see pointops), so the sa2..sa4 centres are the first npoints of the sa1
-centres, exactly what the reference's repeated FPS calls return. The
-approximate "bucket" FPS is run at every level instead.
+Every level runs farthest point sampling on its own input, as the
+reference does (the later runs are cheap: 2048 points and fewer).
 """
 
 from __future__ import annotations
@@ -151,21 +149,15 @@ class PointNet2Backbone(nn.Module):
             raise ValueError(f"cloud must be (B, N, {3 + self.cfg.input_feature_dim}), got {tuple(cloud.shape)}")
         xyz = cloud[..., :3].contiguous()
         feats = cloud[..., 3:] if cloud.shape[-1] > 3 else None
-        inds = farthest_point_sample(xyz, self.cfg.npoints[0], self.fps_backend)
-        B = xyz.shape[0]
         levels = []
-        prefix = self.fps_backend != "bucket"  # exact FPS: later levels are prefixes of the first
         for i, sa in enumerate((self.sa1, self.sa2, self.sa3, self.sa4)):
-            if i == 0:
-                sub = inds
-            elif prefix:
-                sub = torch.arange(self.cfg.npoints[i], device=xyz.device).expand(B, -1)
-            else:
-                sub = farthest_point_sample(xyz, self.cfg.npoints[i], self.fps_backend)
+            # each level samples its own input, as the reference does (with exact ties the
+            # samples of a level need not be a prefix of the level above)
+            sub = farthest_point_sample(xyz, self.cfg.npoints[i], self.fps_backend)
             xyz, feats = sa(xyz, feats, sub)
             levels.append((xyz, feats, sub))
         (x2, f2, _), (x3, f3, _), (x4, f4, _) = levels[1], levels[2], levels[3]
         f = self.fp1(x3, x4, f3, f4)
         f = self.fp2(x2, x3, f2, f)
-        seed_inds = inds[:, :self.cfg.npoints[1]] if prefix else torch.gather(inds, 1, levels[1][2])
+        seed_inds = torch.gather(levels[0][2], 1, levels[1][2])
         return BackboneOutput(seed_xyz=x2, seed_features=f, seed_inds=seed_inds)

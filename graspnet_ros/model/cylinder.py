@@ -14,44 +14,111 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .pointops import _BLOCK_ELEMENTS, first_k, knn_candidates
+from .pointops import _BLOCK_ELEMENTS, _as_f32, _grid_build, _grid_candidates, first_k, knn_candidates, numba
 
 
 def viewpoint_to_rotation(approach: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
-    """Torch twin of :func:`graspnet_ros.grasp.rotation_from_approach`.
+    """Torch twin of :func:`graspnet_ros.grasp.rotation_from_approach`, in the
+    operation order of graspnet-baseline's ``batch_viewpoint_params_to_matrix``
+    (so float32 input gives its float32 matrices).
 
     approach: (..., 3) approach vectors (need not be unit); angle: (...)
     in-plane angles (rad). Returns (..., 3, 3) with columns x = approach,
     y = jaw axis, z = x cross y; y at angle 0 is (-a_y, a_x, 0) normalised,
     (0, 1, 0) for a vertical approach.
     """
-    x = approach / approach.norm(dim=-1, keepdim=True)
-    zeros = torch.zeros_like(x[..., 0])
-    y = torch.stack([-x[..., 1], x[..., 0], zeros], dim=-1)
-    yn = y.norm(dim=-1, keepdim=True)
-    vertical = yn < 1e-9
-    y = torch.where(vertical, torch.tensor([0.0, 1.0, 0.0], dtype=x.dtype, device=x.device), y)
-    y = y / torch.where(vertical, torch.ones_like(yn), yn)
+    zeros = torch.zeros_like(approach[..., 0])
+    y = torch.stack([-approach[..., 1], approach[..., 0], zeros], dim=-1)
+    vertical = (torch.linalg.vector_norm(y, dim=-1) == 0).unsqueeze(-1)
+    y = torch.where(vertical, torch.stack([y[..., 0], torch.ones_like(zeros), zeros], dim=-1), y)
+    x = approach / torch.linalg.vector_norm(approach, dim=-1, keepdim=True)
+    y = y / torch.linalg.vector_norm(y, dim=-1, keepdim=True)
     z = torch.cross(x, y, dim=-1)
-    base = torch.stack([x, y, z], dim=-1)
     c, s = torch.cos(angle), torch.sin(angle)
     one, zero = torch.ones_like(c), torch.zeros_like(c)
     rx = torch.stack([one, zero, zero, zero, c, -s, zero, s, c], dim=-1).view(*c.shape, 3, 3)
-    return base @ rx
+    return torch.stack([x, y, z], dim=-1) @ rx
+
+
+def _cylinder_query_py(pts: np.ndarray, ctr: np.ndarray, rot: np.ndarray, radius: float, hmin: float,
+                       hmaxs: np.ndarray, nsample: int, out: np.ndarray) -> None:
+    """Reference ``query_cylinder_point_kernel`` for every hmax of ``hmaxs`` on
+    one batch element: pts (N, 3), ctr (M, 3), rot (M, 3, 3) float32; out
+    (M, D, nsample) int64, zero-initialised. Candidates come from a uniform
+    grid whose 27 cells around a centre hold every point of the tallest
+    cylinder; the kernel's float32 test picks members, then index order."""
+    r = np.float32(radius)
+    r2 = r * r
+    h0 = np.float32(hmin)
+    hm = hmaxs.astype(np.float32)
+    htop = hm.max()
+    reach = np.sqrt(radius * radius + max(hmin * hmin, float(htop) * float(htop)))
+    cell = reach * 1.001 + 1e-6
+    lo, dims, keys, order = _grid_build(pts, cell)
+    buf = np.empty(pts.shape[0], dtype=np.int64)
+    D = hm.shape[0]
+    for j in range(ctr.shape[0]):
+        nx, ny, nz = ctr[j, 0], ctr[j, 1], ctr[j, 2]
+        R = rot[j]
+        cand = _grid_candidates(nx, ny, nz, lo, dims, cell, keys, order, buf)
+        found = np.empty(cand, dtype=np.int64)
+        lx = np.empty(cand, dtype=np.float32)
+        cnt = 0
+        for q in range(cand):
+            k = buf[q]
+            x = pts[k, 0] - nx
+            y = pts[k, 1] - ny
+            z = pts[k, 2] - nz
+            x_rot = R[0, 0] * x + R[1, 0] * y + R[2, 0] * z
+            y_rot = R[0, 1] * x + R[1, 1] * y + R[2, 1] * z
+            z_rot = R[0, 2] * x + R[1, 2] * y + R[2, 2] * z
+            d2 = y_rot * y_rot + z_rot * z_rot
+            if d2 < r2 and x_rot > h0 and x_rot < htop:
+                found[cnt] = k
+                lx[cnt] = x_rot
+                cnt += 1
+        srt = np.argsort(found[:cnt])
+        for d in range(D):
+            got = 0
+            for q in srt:
+                if lx[q] < hm[d]:
+                    if got == 0:
+                        out[j, d, :] = found[q]
+                    out[j, d, got] = found[q]
+                    got += 1
+                    if got == nsample:
+                        break
+
+
+if numba is not None:
+    _cylinder_query_kernel = numba.njit(cache=True, nogil=True)(_cylinder_query_py)
+else:  # pragma: no cover - exercised where numba is not installed
+    _cylinder_query_kernel = None
+
+
+def _local_coords_f32(xyz: torch.Tensor, centers: torch.Tensor, rot: torch.Tensor) -> torch.Tensor:
+    """(B, m, N, 3) kernel-order local coordinates: x = p - c, then
+    x_rot = (r0 x + r3 y) + r6 z etc. (r row-major), in the inputs' dtype."""
+    diff = xyz.unsqueeze(1) - centers.unsqueeze(2)  # (B, m, N, 3)
+    x, y, z = diff[..., 0], diff[..., 1], diff[..., 2]
+    cols = []
+    for c in range(3):
+        r = rot[..., c].unsqueeze(-1)  # column c: (B, m, 3, 1)
+        cols.append(r[:, :, 0] * x + r[:, :, 1] * y + r[:, :, 2] * z)
+    return torch.stack(cols, dim=-1)
 
 
 def cylinder_query(xyz: torch.Tensor, centers: torch.Tensor, rot: torch.Tensor, radius: float,
-                   hmin: float, hmaxs: tuple[float, ...], nsample: int,
-                   max_candidates: int | None = None) -> torch.Tensor:
+                   hmin: float, hmaxs: tuple[float, ...], nsample: int) -> torch.Tensor:
     """Indices (B, M, D, nsample) of cloud points xyz (B, N, 3) inside each
-    seed's cylinder for every depth bin hmax in ``hmaxs`` (D values, m).
+    seed's cylinder for every depth bin hmax in ``hmaxs`` (D values, m): the
+    reference kernel's result for each hmax, whatever the number of points
+    in a cylinder (no cap).
 
-    centers: (B, M, 3); rot: (B, M, 3, 3) approach frames (columns).
-    The cylinders of one seed are nested, so the tallest is searched over the
-    whole cloud once and the others only among its first ``max_candidates``
-    members (default max(4 * nsample, 128)); the result equals the
-    reference's whenever the tallest cylinder holds at most that many points
-    (otherwise the shorter ones draw their samples from those candidates).
+    centers: (B, M, 3); rot: (B, M, 3, 3) approach frames (columns). float32
+    input runs the numba grid kernel when numba is installed; other dtypes,
+    or no numba, a blocked brute force over the whole cloud with the same
+    arithmetic (the kernel's float32 expression order in the input dtype).
     """
     if xyz.ndim != 3 or centers.ndim != 3 or rot.shape[:2] != centers.shape[:2] or rot.shape[-2:] != (3, 3):
         raise ValueError(f"cylinder_query: xyz (B,N,3), centers (B,M,3), rot (B,M,3,3) expected, got "
@@ -59,26 +126,26 @@ def cylinder_query(xyz: torch.Tensor, centers: torch.Tensor, rot: torch.Tensor, 
     xyz, centers, rot = xyz.detach(), centers.detach(), rot.detach()
     B, M, _ = centers.shape
     N = xyz.shape[1]
-    kc = min(N, max_candidates or max(4 * nsample, 128))
-    hmax_t = torch.tensor(hmaxs, dtype=xyz.dtype, device=xyz.device).view(1, 1, -1, 1)
-    shift = centers.mean(dim=1, keepdim=True)
-    pts = xyz - shift
-    ctr = centers - shift
-    p2 = pts.square().sum(-1).unsqueeze(1)  # (B, 1, N)
-    step = max(1, _BLOCK_ELEMENTS // max(1, B * N))
+    D = len(hmaxs)
+    if _cylinder_query_kernel is not None and xyz.dtype == torch.float32 and N > 0:
+        out = np.zeros((B, M, D, nsample), dtype=np.int64)
+        pts, ctr = _as_f32(xyz), _as_f32(centers)
+        rt = _as_f32(rot)
+        for b in range(B):
+            _cylinder_query_kernel(pts[b], ctr[b], rt[b], float(radius), float(hmin),
+                                   np.asarray(hmaxs, dtype=np.float64), nsample, out[b])
+        return torch.from_numpy(out).to(xyz.device)
+    dt = xyz.dtype
+    r = torch.tensor(radius, dtype=dt)
+    hmax_t = torch.tensor(hmaxs, dtype=dt).view(1, 1, -1, 1)
+    step = max(1, _BLOCK_ELEMENTS // max(1, 4 * B * N))
     parts = []
     for s in range(0, M, step):
-        c = ctr[:, s:s + step]  # (B, m, 3)
-        a = rot[:, s:s + step, :, 0]  # approach axes (B, m, 3)
-        lx = torch.bmm(a, pts.transpose(1, 2)) - (a * c).sum(-1, keepdim=True)  # (B, m, N)
-        d2 = p2 + c.square().sum(-1, keepdim=True) - 2.0 * torch.bmm(c, pts.transpose(1, 2))
-        tallest = ((d2 - lx.square()) < radius * radius) & (lx > hmin) & (lx < max(hmaxs))
-        cand, count = first_k(tallest, kc)  # (B, m, kc) ascending indices
-        real = torch.arange(kc, device=xyz.device) < count.unsqueeze(-1)
-        cx = torch.gather(lx, 2, cand).unsqueeze(2)  # (B, m, 1, kc)
-        sub, sub_count = first_k(real.unsqueeze(2) & (cx < hmax_t), nsample)  # (B, m, D, nsample)
-        idx = torch.gather(cand.unsqueeze(2).expand(-1, -1, len(hmaxs), -1), 3, sub)
-        parts.append(torch.where(sub_count.unsqueeze(-1) > 0, idx, torch.zeros_like(idx)))
+        loc = _local_coords_f32(xyz, centers[:, s:s + step], rot[:, s:s + step])
+        inside = ((loc[..., 1] * loc[..., 1] + loc[..., 2] * loc[..., 2]) < r * r) \
+            & (loc[..., 0] > torch.tensor(hmin, dtype=dt))
+        mask = inside.unsqueeze(2) & (loc[..., 0].unsqueeze(2) < hmax_t)  # (B, m, D, N)
+        parts.append(first_k(mask, nsample)[0])
     return torch.cat(parts, dim=1)
 
 
@@ -122,15 +189,27 @@ def cylinder_crop(xyz: torch.Tensor, centers: torch.Tensor, rot: torch.Tensor, r
 
 def cylinder_query_naive(xyz: torch.Tensor, centers: torch.Tensor, rot: torch.Tensor, radius: float,
                          hmin: float, hmaxs: tuple[float, ...], nsample: int) -> torch.Tensor:
+    """The kernel's loop, once per hmax: scan every point in index order,
+    x = p - c, x_rot = r0 x + r3 y + r6 z, ... in the input dtype, stop at nsample."""
     B, M, _ = centers.shape
     out = torch.zeros(B, M, len(hmaxs), nsample, dtype=torch.long)
     for b in range(B):
-        for m in range(M):
-            local = (xyz[b] - centers[b, m]) @ rot[b, m]
-            for d, hmax in enumerate(hmaxs):
-                found = [j for j in range(xyz.shape[1])
-                         if float(local[j, 1] ** 2 + local[j, 2] ** 2) < radius * radius
-                         and hmin < float(local[j, 0]) < hmax][:nsample]
-                if found:
-                    out[b, m, d] = torch.tensor(found + [found[0]] * (nsample - len(found)))
+        pts, ctr, rt = xyz[b].numpy(), centers[b].numpy(), rot[b].reshape(M, 9).numpy()
+        f = pts.dtype.type
+        for d, hmax in enumerate(hmaxs):
+            for m in range(M):
+                r0, r1, r2, r3, r4, r5, r6, r7, r8 = rt[m]
+                cnt = 0
+                for k in range(pts.shape[0]):
+                    if cnt == nsample:
+                        break
+                    x, y, z = pts[k] - ctr[m]
+                    x_rot = r0 * x + r3 * y + r6 * z
+                    y_rot = r1 * x + r4 * y + r7 * z
+                    z_rot = r2 * x + r5 * y + r8 * z
+                    if y_rot * y_rot + z_rot * z_rot < f(radius) * f(radius) and f(hmin) < x_rot < f(hmax):
+                        if cnt == 0:
+                            out[b, m, d, :] = k
+                        out[b, m, d, cnt] = k
+                        cnt += 1
     return out
