@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .commands import COMMANDS
@@ -23,12 +24,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fs_error(exc: OSError) -> str:
+    """One line for a file-system error: what failed, on which path, and why."""
+    what = {FileNotFoundError: "not found", IsADirectoryError: "is a directory",
+            NotADirectoryError: "a parent of the path is not a directory (a file is in the way)",
+            PermissionError: "permission denied", FileExistsError: "already exists"}
+    reason = next((v for k, v in what.items() if isinstance(exc, k)), exc.strerror or str(exc))
+    path = exc.filename if exc.filename is not None else ""
+    if not path:
+        return str(exc)
+    return f"{path}: {reason}" + (f" (-> {exc.filename2})" if exc.filename2 else "")
+
+
 def main(argv: list[str] | None = None) -> int:
+    # DDS stays on this machine unless the user set ROS_AUTOMATIC_DISCOVERY_RANGE (README: Network traffic).
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as exc:
+    except ValueError as exc:
         print(f"graspnet-ros {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # file-system errors of every command: one clear line, no traceback
+        message = _fs_error(exc) if exc.filename is not None else str(exc)
+        print(f"graspnet-ros {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -2,7 +2,7 @@
 
 Sub-commands:
   generate --root DIR --preset {tiny,small,full} [--workers N] [--seed S] [--no-annotate]
-  check    --root DIR [--deep]
+  check    --root DIR [--deep]   (--deep decodes every file and lists every broken one)
   draw     --root DIR --scene S --ann A [--camera realsense|kinect] --out PNG
 """
 
@@ -26,20 +26,12 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from ..dataset.generate import check_root
+    """The thorough checker (:func:`graspnet_ros.dataset.check.check_root`): every problem
+    with its file path; ``--deep`` decodes every file and lists every broken one."""
+    from ..dataset.check import check_root
 
     report = check_root(args.root, deep=args.deep)
-    for w in report.warnings[:20]:
-        print(f"warning: {w}")
-    if len(report.warnings) > 20:
-        print(f"warning: ... and {len(report.warnings) - 20} more")
-    for p in report.problems[:50]:
-        print(f"problem: {p}")
-    if len(report.problems) > 50:
-        print(f"problem: ... and {len(report.problems) - 50} more")
-    state = "OK" if report.ok else f"{len(report.problems)} problems"
-    print(f"{report.root}: {report.scenes} scenes, {report.frames} frames checked"
-          f"{' (deep)' if args.deep else ''}: {state}, {len(report.warnings)} warnings")
+    print(report.format(max_per_category=10 ** 9 if args.deep else 20))
     return 0 if report.ok else 1
 
 
@@ -119,7 +111,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     c = sub.add_parser("check", help="check a dataset root's files (real or synthetic)")
     c.add_argument("--root", required=True)
-    c.add_argument("--deep", action="store_true", help="also read every frame and cross-check poses")
+    c.add_argument("--deep", action="store_true",
+                   help="decode every file in full (PNG, npz CRCs, meta vs annotations) and list every broken file")
     c.set_defaults(func=run_check)
 
     d = sub.add_parser("draw", help="draw one frame: RGB with posed models, depth, labels")

@@ -38,6 +38,7 @@ def load_cloud(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray | None]
     depth = cv2.imread(args.depth, cv2.IMREAD_UNCHANGED)
     if depth is None or depth.ndim != 2:
         raise ValueError(f"{args.depth}: not a single-channel depth PNG")
+    check_depth_units(depth, args.depth_scale, args.depth)
     K = np.load(args.camK, allow_pickle=False)
     if K.shape != (3, 3):
         raise ValueError(f"{args.camK}: camera matrix must be 3x3, got {K.shape}")
@@ -52,6 +53,31 @@ def load_cloud(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray | None]
             raise ValueError(f"{args.rgb}: colour image must be readable and {depth.shape} like the depth image")
         colours = rgb[v, u, ::-1] / 255.0
     return pts, colours
+
+
+#: Median depth (m) a tabletop camera sees; outside this the units are wrong.
+PLAUSIBLE_DEPTH = (0.15, 5.0)
+
+
+def check_depth_units(depth: np.ndarray, depth_scale: float, name: str) -> None:
+    """Refuse an 8-bit depth image, and depth whose median (valid pixels, divided by
+    ``depth_scale`` units per metre) lies outside :data:`PLAUSIBLE_DEPTH`, naming the
+    ``--depth-scale`` that would put it at about 1 m."""
+    if depth.dtype == np.uint8:
+        raise ValueError(f"{name}: 8-bit depth image: depth must be a 16-bit PNG (e.g. millimetres with "
+                         "--depth-scale 1000); an 8-bit image cannot hold a depth range, re-save it as uint16")
+    if not (np.isfinite(depth_scale) and depth_scale > 0):
+        raise ValueError(f"--depth-scale must be a positive number of depth units per metre, got {depth_scale}")
+    valid = depth[depth > 0]
+    if valid.size == 0:
+        raise ValueError(f"{name}: no valid (non-zero) depth pixel")
+    raw = float(np.median(valid))
+    metres = raw / depth_scale
+    if not (PLAUSIBLE_DEPTH[0] <= metres <= PLAUSIBLE_DEPTH[1]):
+        suggest = 10.0 ** np.round(np.log10(raw))
+        raise ValueError(f"{name}: median depth {metres:.3g} m with --depth-scale {depth_scale:g} is implausible "
+                         f"(expected {PLAUSIBLE_DEPTH[0]}..{PLAUSIBLE_DEPTH[1]} m); the units look wrong: try "
+                         f"--depth-scale {suggest:g} (median raw value {raw:g})")
 
 
 def plot(points: np.ndarray, colours: np.ndarray | None, grasps, path: Path, title: str) -> None:
@@ -90,6 +116,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    blocking = next((p for p in Path(args.out).parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise ValueError(f"--out {args.out}: {blocking} is a file, not a folder; choose another --out")
     points, colours = load_cloud(args)
     cfg = DetectorConfig(voxel_size=args.voxel, use_gaf=not args.no_gaf, collision_check=not args.no_collision,
                          max_grasps=args.max_grasps, depth_range=(args.min_depth, args.max_depth))

@@ -77,6 +77,9 @@ class EvaluateBagNode(Node):
 def main(args: list[str] | None = None) -> int:
     import rclpy
 
+    from .launcher import ensure_loopback_default
+
+    ensure_loopback_default()
     rclpy.init(args=args)
     node = None
     try:

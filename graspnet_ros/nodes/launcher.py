@@ -6,7 +6,8 @@ same parameter files and overrides as ``launch/grasp.launch.py``, plus a
 small monitor node that prints every GraspArray it receives and keeps the
 latest colour image, so that at the end a PNG with the latest grasps drawn
 on the colour image can be written. :func:`spin_nodes` is the ``main`` of
-each node executable.
+each node executable. Both keep DDS on localhost unless the user set
+``ROS_AUTOMATIC_DISCOVERY_RANGE`` (:func:`ensure_loopback_default`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 __all__ = ["default_config_dir", "node_cli_args", "LaunchSettings", "LaunchReport", "run_launch",
-           "spin_nodes", "CAMERA_NAMESPACE"]
+           "spin_nodes", "ensure_loopback_default", "CAMERA_NAMESPACE"]
 
 CAMERA_NAMESPACE = "camera"
 
@@ -58,9 +59,16 @@ def node_cli_args(params_file: Path | None, overrides: dict, namespace: str = ""
     return args
 
 
-def ensure_loopback_default() -> None:
-    """Keep DDS on this machine unless the user chose otherwise."""
-    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+def ensure_loopback_default() -> str:
+    """Keep DDS on this machine unless the user chose otherwise; returns the range in force.
+
+    Every node executable (``ros2 run``, launch files) and every
+    ``graspnet-ros`` command calls this before ``rclpy.init``: without it any
+    host on the ROS domain could send the executor goals. A user who sets
+    ``ROS_AUTOMATIC_DISCOVERY_RANGE`` (e.g. ``SUBNET``) asks for the network
+    explicitly; secure a shared network with SROS2 (``ROS_SECURITY_ENABLE``).
+    """
+    return os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 
 @dataclass
@@ -218,6 +226,7 @@ def spin_nodes(node_classes: Sequence[type], args: list[str] | None = None,
     import rclpy
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 
+    ensure_loopback_default()
     rclpy.init(args=args)
     nodes = []
     try:
