@@ -16,15 +16,25 @@
   incomplete or undecodable frames are skipped and counted in a
   :class:`SkipCounter` with their reason.
 
-Errors: a missing bag is a FileNotFoundError, an unreadable or truncated bag a
-ValueError naming the bag's files, a required topic absent from the bag a
-ValueError listing the topics the bag has.
+Integrity: mcap bags written by the package carry CRCs (every chunk's
+``uncompressed_crc``, the Data End record's ``data_section_crc`` and the
+footer's ``summary_crc``, filled in by :func:`seal_bag`: rosbags writes
+zeros), and :func:`open_bag` verifies every non-zero CRC of an mcap bag
+before reading it (:func:`verify_bag`), so flipped bytes give a clear error
+instead of silently different data.
+
+Errors: a missing bag is a FileNotFoundError, an unreadable, truncated or
+corrupt (CRC mismatch) bag a ValueError naming the bag's files, a required
+topic absent from the bag a ValueError listing the topics the bag has.
 """
 
 from __future__ import annotations
 
 import collections
+import mmap
 import os
+import struct
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -268,10 +278,120 @@ def write_dataset_bag(root: str | Path, scenes: Sequence[int] | None, camera: st
                     frames += 1
                     if log:
                         log(f"scene {scene} frame {ann} -> t = {t_ns * 1e-9:.3f} s")
+        seal_bag(tmp)
         os.replace(tmp, out)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return WriteReport(out, frames, messages, {t: MSGTYPES[k] for t, k in names.values()})
+
+
+# -- integrity (mcap CRCs) ----------------------------------------------------------
+
+MCAP_MAGIC = b"\x89MCAP0\r\n"
+_OP_FOOTER, _OP_CHUNK, _OP_DATA_END = 0x02, 0x06, 0x0F
+
+
+def _mcap_files(path: Path) -> list[Path]:
+    path = Path(path)
+    return sorted(path.glob("*.mcap")) if path.is_dir() else ([path] if path.suffix == ".mcap" else [])
+
+
+def _chunk_records(buf, body: int, end: int, where: str) -> tuple[int, memoryview]:
+    """(offset of the uncompressed_crc field, uncompressed records) of the Chunk record body at ``body``."""
+    crc_at = body + 24
+    (usize,) = struct.unpack_from("<Q", buf, body + 16)
+    (clen,) = struct.unpack_from("<I", buf, body + 28)
+    compression = bytes(buf[body + 32:body + 32 + clen]).decode()
+    (rlen,) = struct.unpack_from("<Q", buf, body + 32 + clen)
+    start = body + 40 + clen
+    if start + rlen > end:
+        raise ValueError(f"{where}: chunk at byte {body - 9} is truncated")
+    data = memoryview(buf)[start:start + rlen]
+    if compression == "":
+        return crc_at, data
+    if compression == "lz4":
+        from lz4.frame import decompress
+    elif compression == "zstd":
+        try:
+            from compression.zstd import decompress
+        except ImportError:  # Python < 3.14: the backport rosbags uses
+            from backports.zstd import decompress
+    else:
+        raise ValueError(f"{where}: unknown chunk compression '{compression}'")
+    return crc_at, memoryview(decompress(bytes(data)))
+
+
+def _mcap_walk(buf, where: str):
+    """Yield (opcode, record start, body start, body end) of the top-level records of an mcap file."""
+    n = len(buf)
+    if n < 2 * len(MCAP_MAGIC) or bytes(buf[:8]) != MCAP_MAGIC or bytes(buf[n - 8:]) != MCAP_MAGIC:
+        raise ValueError(f"{where}: not a complete mcap file (magic bytes missing: truncated?)")
+    pos = 8
+    while pos < n - 8:
+        if pos + 9 > n - 8:
+            raise ValueError(f"{where}: record at byte {pos} is truncated")
+        op = buf[pos]
+        (length,) = struct.unpack_from("<Q", buf, pos + 1)
+        body, end = pos + 9, pos + 9 + length
+        if end > n - 8:
+            raise ValueError(f"{where}: record at byte {pos} (opcode 0x{op:02x}) runs past the end of the file")
+        yield op, pos, body, end
+        if op == _OP_FOOTER:
+            return
+        pos = end
+
+
+def _mcap_crcs(buf, where: str) -> list[tuple[str, int, int]]:
+    """(what, offset of the stored CRC, computed CRC) of every CRC an mcap file can carry."""
+    out = []
+    data_end = footer = None
+    for op, pos, body, end in _mcap_walk(buf, where):
+        if op == _OP_CHUNK:
+            crc_at, records = _chunk_records(buf, body, end, where)
+            out.append((f"chunk at byte {pos}", crc_at, zlib.crc32(records)))
+        elif op == _OP_DATA_END and data_end is None:
+            data_end = pos
+            out.append(("data section", body, zlib.crc32(memoryview(buf)[:pos])))
+        elif op == _OP_FOOTER:
+            footer = pos
+    if data_end is None or footer is None:
+        raise ValueError(f"{where}: no Data End or Footer record (the file is truncated or still being written)")
+    summary_start, _ = struct.unpack_from("<QQ", buf, footer + 9)
+    if summary_start:
+        out.append(("summary", footer + 25, zlib.crc32(memoryview(buf)[summary_start:footer + 25])))
+    return out
+
+
+def seal_bag(path: str | Path) -> int:
+    """Write the CRCs of every mcap file of a bag in place (chunks first, then the data
+    section and the summary, which cover them); returns how many were written."""
+    written = 0
+    for f in _mcap_files(Path(path)):
+        with open(f, "r+b") as fh, mmap.mmap(fh.fileno(), 0) as buf:
+            for what in ("chunk", "data section", "summary"):  # each CRC covers the previous ones
+                for name, at, crc in _mcap_crcs(buf, str(f)):
+                    if name.startswith(what):
+                        struct.pack_into("<I", buf, at, crc)
+                        written += 1
+            buf.flush()
+    return written
+
+
+def verify_bag(path: str | Path) -> int:
+    """Check every non-zero CRC of a bag's mcap files; ValueError naming the file and the
+    damaged part otherwise. Returns how many CRCs were checked (0: none stored)."""
+    checked = 0
+    for f in _mcap_files(Path(path)):
+        if f.stat().st_size == 0:
+            raise ValueError(f"{f}: empty mcap file")
+        with open(f, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            for name, at, crc in _mcap_crcs(buf, str(f)):
+                (stored,) = struct.unpack_from("<I", buf, at)
+                if stored and stored != crc:
+                    raise ValueError(f"{f}: CRC mismatch in the {name} (stored {stored:08x}, computed {crc:08x}): "
+                                     "the bag is corrupt; re-record or re-copy it")
+                checked += bool(stored)
+    return checked
 
 
 # -- reading ----------------------------------------------------------------------
@@ -340,6 +460,10 @@ def open_bag(path: str | Path):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"bag not found: {path}")
+    try:
+        verify_bag(path)
+    except ValueError as exc:
+        raise _unreadable(path, exc) from exc
     reader = AnyReader([path], default_typestore=typestore())
     try:
         reader.open()
@@ -479,5 +603,5 @@ def read_bag_frames(path: str | Path, topics: BagTopics = BagTopics(), every_n: 
 
 
 __all__ = ["BagFrame", "BagTopics", "FrameIdentity", "MessageFactory", "SkipCounter", "WriteReport",
-           "bag_topics", "msg_dir", "open_bag", "read_bag_frames", "storage_plugin", "typestore",
-           "write_dataset_bag"]
+           "bag_topics", "msg_dir", "open_bag", "read_bag_frames", "seal_bag", "storage_plugin", "typestore",
+           "verify_bag", "write_dataset_bag"]

@@ -18,8 +18,8 @@ from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import Writer
 from rosbags.typesys import Stores, get_typestore
 
-from graspnet_ros.bags import (BagTopics, SkipCounter, open_bag, read_bag_frames, typestore,
-                               write_dataset_bag)
+from graspnet_ros.bags import (BagTopics, SkipCounter, open_bag, read_bag_frames, seal_bag, storage_plugin,
+                               typestore, verify_bag, write_dataset_bag)
 from graspnet_ros.cameras.base import CameraIntrinsics
 from graspnet_ros.cameras.geometry import depth_to_points
 from graspnet_ros.dataset.generate import generate
@@ -278,3 +278,47 @@ def test_offline_detector_pipeline_is_built_without_ros():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "False"
+
+
+def small_mcap(path: Path, n: int = 200) -> Path:
+    """A small mcap bag (std_msgs/String) written by rosbags, which stores zero CRCs."""
+    ts = get_typestore(Stores.ROS2_KILTED)
+    String = ts.types["std_msgs/msg/String"]
+    with Writer(path, version=9, storage_plugin=storage_plugin("mcap")) as w:
+        c = w.add_connection("/chatter", "std_msgs/msg/String", typestore=ts)
+        for i in range(n):
+            w.write(c, 1_000 + i, ts.serialize_cdr(String(data=f"message {i:04d} " + "x" * 200), c.msgtype))
+    return path
+
+
+def test_mcap_crcs_are_written_and_verified(tmp_path):
+    bag = small_mcap(tmp_path / "bag")
+    assert verify_bag(bag) == 0  # rosbags alone writes no CRC
+    assert seal_bag(bag) >= 3  # chunk(s), data section, summary
+    assert verify_bag(bag) >= 3
+    with AnyReader([bag]) as reader:  # still a valid mcap for other readers
+        assert sum(1 for _ in reader.messages()) == 200
+    mcap = next(bag.glob("*.mcap"))
+    data = np.frombuffer(mcap.read_bytes(), np.uint8).copy()
+    at = np.random.default_rng(0).choice(np.arange(2000, len(data) // 2), size=20, replace=False)
+    data[at] ^= 0x55  # flipped bytes inside the message data
+    mcap.write_bytes(data.tobytes())
+    with pytest.raises(ValueError, match="CRC mismatch in the chunk"):
+        verify_bag(bag)
+    with pytest.raises(ValueError, match="cannot read bag .*CRC mismatch.*corrupt"):
+        open_bag(bag)
+
+
+def test_dataset_bags_carry_crcs_and_a_corrupt_one_is_refused(work, tmp_path):
+    src = work["bags"]["mcap"]
+    assert verify_bag(src) >= 3
+    bad = tmp_path / "flipped"
+    bad.mkdir()
+    for p in src.iterdir():
+        data = bytearray(p.read_bytes())
+        if p.suffix == ".mcap":  # 2,000 flipped bytes in the middle of the data (images)
+            mid = len(data) // 2
+            data[mid:mid + 2000] = bytes(b ^ 0xFF for b in data[mid:mid + 2000])
+        (bad / p.name).write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="CRC mismatch"):
+        list(read_bag_frames(bad))

@@ -284,7 +284,7 @@ def write_grasps_bag(src: Path, out: Path, grasps: list[tuple[int, GraspGroup]],
 
     from rosbags.rosbag2 import Writer
 
-    from ..bags import MSGTYPES, MessageFactory, open_bag, storage_plugin, typestore
+    from ..bags import MSGTYPES, MessageFactory, open_bag, seal_bag, storage_plugin, typestore
 
     ts = typestore()
     mk = MessageFactory(ts)
@@ -312,6 +312,7 @@ def write_grasps_bag(src: Path, out: Path, grasps: list[tuple[int, GraspGroup]],
                     w.write(gconn, stamp, ts.serialize_cdr(mk.grasp_array(g, stamp), MSGTYPES["grasps"]))
         finally:
             reader.close()
+        seal_bag(tmp_dir / out.name)  # mcap chunk, data and summary CRCs
         os.replace(tmp_dir / out.name, out)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
