@@ -16,8 +16,9 @@ Two named configurations:
   (nearest-nsample grouping).
 
 ``reference`` is ``paper`` with the conventions of graspnet-baseline's own
-training (score labels log(mu_max / mu), angle picked by its class score,
-widths x 1.2 at decode): use it for a checkpoint trained by that code.
+training and decode (score labels log(mu_max / mu), angle picked by its
+class score, widths x 1.2, score x tolerance / 0.05 as in its
+``pred_decode``): use it for a checkpoint trained by that code.
 
 Every dataclass is frozen and round-trips through :func:`config_to_dict` /
 :func:`config_from_dict` (plain JSON types), which checkpoints store.
@@ -34,6 +35,8 @@ import numpy as np
 GRASP_MAX_WIDTH = 0.1
 #: Largest tolerance label (m) of the GAF labels (graspnet-baseline uses 0..0.05).
 GRASP_MAX_TOLERANCE = 0.05
+#: Decode conventions (ModelConfig.decode_mode).
+DECODE_MODES = ("package", "reference")
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,10 @@ class ModelConfig:
     (set abstraction groups the nsample nearest points within the radius
     instead of the first nsample by index, about 3x cheaper at the first
     level; cylinder crops as "kdtree").
+    ``decode_mode``: "package" (scores reported as 1.1 - mu, ranked by
+    :mod:`.gaf` bins downstream) or "reference" (graspnet-baseline's
+    ``pred_decode``: angle by class, depth by bin, score = raw score x
+    tolerance / 0.05, ranked by that score); see :mod:`.decode`.
     """
 
     name: str = "paper"
@@ -102,6 +109,7 @@ class ModelConfig:
     decode_width_scale: float = 1.0
     fps: str = "exact"
     neighbour_search: str = "exact"
+    decode_mode: str = "package"
 
     def __post_init__(self) -> None:
         b = self.backbone
@@ -124,6 +132,8 @@ class ModelConfig:
             raise ValueError(f"fps must be 'exact', 'torch' or 'bucket', got {self.fps!r}")
         if self.neighbour_search not in ("exact", "kdtree", "knn"):
             raise ValueError(f"neighbour_search must be 'exact', 'kdtree' or 'knn', got {self.neighbour_search!r}")
+        if self.decode_mode not in DECODE_MODES:
+            raise ValueError(f"decode_mode must be one of {DECODE_MODES}, got {self.decode_mode!r}")
         if list(self.depths) != sorted(self.depths) or min(self.depths) <= 0:
             raise ValueError(f"depths must be positive and increasing (m), got {self.depths}")
 
@@ -185,7 +195,7 @@ def paper() -> ModelConfig:
 def reference() -> ModelConfig:
     """``paper`` with graspnet-baseline's training conventions (for its checkpoints)."""
     return dataclasses.replace(ModelConfig(), name="reference", score_target="log",
-                               angle_select="cls", decode_width_scale=1.2)
+                               angle_select="cls", decode_width_scale=1.2, decode_mode="reference")
 
 
 def cpu() -> ModelConfig:

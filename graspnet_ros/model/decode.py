@@ -8,6 +8,14 @@ graspable. Approach = -(best template view); rotation = core
 ``rotation_from_approach(approach, angle)``; width = clip(scale * width,
 0, 0.1) m. Scores are reported as s = 1.1 - mu whatever the score head's
 target ("log" heads are converted with mu = exp(-s)).
+
+``decode_mode = "reference"`` (the ``reference`` config) reproduces
+graspnet-baseline's ``pred_decode`` instead: angle bin = argmax of the angle
+class logits (first on ties), width = clip(1.2 x width, 0, 0.1) m, depth bin
+= argmax of that angle's score over depths, graspable = objectness logit 1 >
+logit 0, score = raw score x tolerance / 0.05 in float32 (the raw score of a
+"log" head is log(mu_max / mu), not 1.1 - mu), one grasp per seed; grasps
+rank by that score (no GAF re-ranking).
 """
 
 from __future__ import annotations
@@ -18,7 +26,8 @@ import numpy as np
 import torch
 
 from ..grasp import DEFAULT_HEIGHT, GraspGroup, rotation_from_approach
-from .config import GRASP_MAX_WIDTH, ModelConfig
+from .config import GRASP_MAX_TOLERANCE, GRASP_MAX_WIDTH, ModelConfig
+from .cylinder import viewpoint_to_rotation
 from .graspnet import GraspNetOutput
 
 
@@ -63,6 +72,11 @@ def decode(out: GraspNetOutput, cfg: ModelConfig, objectness_threshold: float = 
     """
     if grasps_per_seed < 1:
         raise ValueError(f"grasps_per_seed must be >= 1, got {grasps_per_seed}")
+    if cfg.decode_mode == "reference":
+        if grasps_per_seed != 1:
+            raise ValueError("decode_mode 'reference' decodes one grasp per seed (graspnet-baseline's "
+                             f"pred_decode); got grasps_per_seed={grasps_per_seed}: use 1")
+        return decode_reference(out, cfg)
     s1, s2 = out.stage1, out.stage2
     angle_bin = select_angles(s2.score, s2.angle_cls, cfg.angle_select, grasps_per_seed)  # (B, k, Ns, D)
 
@@ -101,3 +115,41 @@ def decode(out: GraspNetOutput, cfg: ModelConfig, objectness_threshold: float = 
         results.append(DecodedGrasps(grasps, tol[b].clamp(min=0).cpu().numpy()[rank, seeds].astype(np.float64),
                                      seeds))
     return results
+
+
+@torch.no_grad()
+def decode_reference(out: GraspNetOutput, cfg: ModelConfig) -> list[DecodedGrasps]:
+    """graspnet-baseline's ``pred_decode`` (module docstring): one grasp per
+    graspable seed, in seed order, camera frame; ``tolerance`` is the
+    predicted tolerance (m) already folded into the score."""
+    s1, s2 = out.stage1, out.stage2
+    angle_bin = s2.angle_cls.argmax(dim=1, keepdim=True)  # (B, 1, Ns, D); torch argmax: first maximum
+    width = (cfg.decode_width_scale * s2.width).clamp(0.0, GRASP_MAX_WIDTH)
+
+    def at_angle(t: torch.Tensor) -> torch.Tensor:
+        return torch.gather(t, 1, angle_bin).squeeze(1)  # (B, Ns, D)
+
+    score, width, tol, angle_bin = at_angle(s2.score), at_angle(width), at_angle(s2.tolerance), angle_bin.squeeze(1)
+    depth_bin = score.argmax(dim=2, keepdim=True)  # (B, Ns, 1)
+
+    def at_depth(t: torch.Tensor) -> torch.Tensor:
+        return torch.gather(t, 2, depth_bin).squeeze(2)  # (B, Ns)
+
+    score, width, tol, angle_bin = at_depth(score), at_depth(width), at_depth(tol), at_depth(angle_bin)
+    graspable = s1.approach.objectness.argmax(dim=1) == 1  # (B, Ns)
+    score = score * tol / GRASP_MAX_TOLERANCE  # float32, the reference's order of operations
+    # the reference's float32 values: angle = class / A * pi, rotation by its operation order
+    angle = angle_bin.float() / cfg.num_angle * np.pi
+    rot_all = viewpoint_to_rotation(-s1.approach.top_view_xyz.float(), angle)  # (B, Ns, 3, 3)
+    depths = np.asarray(cfg.depths, dtype=np.float32).astype(np.float64)
+    results = []
+    for b in range(score.shape[0]):
+        seeds = np.nonzero(graspable[b].cpu().numpy())[0]
+        rot = rot_all[b].cpu().numpy().astype(np.float64)[seeds]
+        grasps = GraspGroup.from_components(
+            rot, s1.seed_xyz[b].cpu().numpy().astype(np.float64)[seeds],
+            width[b].cpu().numpy().astype(np.float64)[seeds], depths[depth_bin[b, :, 0].cpu().numpy()[seeds]],
+            score[b].cpu().numpy().astype(np.float64)[seeds], heights=DEFAULT_HEIGHT)
+        results.append(DecodedGrasps(grasps, tol[b].cpu().numpy().astype(np.float64)[seeds], seeds))
+    return results
+
