@@ -8,7 +8,8 @@ import trimesh
 import yaml
 
 from graspnet_ros.grasp import GraspGroup
-from graspnet_ros.robot.executor import (ExecutorConfig, GraspExecutor, SafetyViolation, load_calibration)
+from graspnet_ros.robot.executor import (ExecutorConfig, GraspExecutor, MotionConfig, SafetyViolation,
+                                        load_calibration)
 from graspnet_ros.robot.safety import Box, SafetyChecker, SafetyConfig
 from graspnet_ros.robot.sim import SimArm, SimObject
 
@@ -132,3 +133,69 @@ def test_shipped_config_loads():
         ExecutorConfig.from_mapping({"safty": {}})
     with pytest.raises(FileNotFoundError):
         load_calibration(REPO / "no_such_calibration.yaml")
+
+
+def test_reset_home_move_is_path_checked(arm):
+    """The straight move home would cross a no-go zone: refused before anything moves."""
+    arm.reset(0)
+    pillar = Box((0.15, -0.1, 0.0), (0.25, 0.1, 0.7), "pillar")
+    home = arm.tool_pose()
+    home[:3, 3] = (0.4, 0.0, 0.3)
+    cfg = ExecutorConfig(safety=SafetyConfig(forbidden_zones=(pillar,)))
+    cfg.motion = MotionConfig(home=tuple(map(tuple, home)))
+    ex = GraspExecutor(arm, cfg)
+    with pytest.raises(SafetyViolation, match="forbidden zone 'pillar'"):
+        ex.reset()
+    assert arm.motion_commands == 0 and ex.stopped  # latched: nothing moves until a reset succeeds
+
+
+def test_back_to_back_goals_check_the_move_from_where_the_arm_is(arm):
+    """The second grasp's first move starts where the first one ended (the lift pose)."""
+    arm.reset(0)
+    ex = GraspExecutor(arm, ExecutorConfig(safety=SafetyConfig(require_cloud=False)))
+    assert ex.execute(grasp_at((0.1, 0.05, 0.08))).success
+    end = arm.tool_pose()[:3, 3]
+    # a wall between the lift pose and the second grasp: the transit move from here crosses it
+    wall = Box((end[0] - 0.2, end[1] - 0.2, 0.0), (end[0] + 0.2, end[1] - 0.12, 0.7), "wall")
+    ex2 = GraspExecutor(arm, ExecutorConfig(safety=SafetyConfig(forbidden_zones=(wall,), require_cloud=False)))
+    n = arm.motion_commands
+    result = ex2.execute(grasp_at((end[0], end[1] - 0.3, 0.08)))
+    assert result.refused and "wall" in result.reason
+    assert arm.motion_commands == n
+
+
+def test_gripper_body_is_checked_not_only_the_tool_tip(arm):
+    """A zone beside the jaws: the TCP path never enters it, the fingers would."""
+    arm.reset(0)
+    grasp = grasp_at((0.1, 0.05, 0.08))
+    plain = GraspExecutor(arm, ExecutorConfig(safety=SafetyConfig(require_cloud=False)))
+    plan, _ = plain.check(grasp)
+    closing = plan.grasps.rotations[0][:, 1]  # the jaw closing axis actually used (base frame)
+    centre = plan.grasp[0, :3, 3] + 0.05 * closing + np.array([0, 0, 0.02])
+    zone = Box(tuple(centre - 0.015), tuple(centre + 0.015), "bracket")
+    tcp = np.concatenate([np.linspace(a, b, 200) for a, b in zip(plan.waypoints()[0][:-1], plan.waypoints()[0][1:])])
+    assert not zone.contains(tcp).any()  # the tool tip never enters the zone ...
+    cfg = ExecutorConfig(safety=SafetyConfig(forbidden_zones=(zone,), require_cloud=False))
+    reason = refused_without_motion(arm, GraspExecutor(arm, cfg), grasp)
+    assert "gripper body 'fingers'" in reason and "bracket" in reason  # ... the fingers would
+
+
+def test_no_cloud_fails_closed_unless_configured(arm):
+    reason = refused_without_motion(arm, GraspExecutor(arm), grasp_at((0.1, 0.05, 0.08)))
+    assert "no point cloud" in reason and "require_cloud" in reason
+    cfg = ExecutorConfig.from_mapping({"safety": {"clearance": {"enabled": True, "require_cloud": False}}})
+    arm.reset(0)
+    assert GraspExecutor(arm, cfg).execute(grasp_at((0.1, 0.05, 0.08))).success
+
+
+def test_empty_frame_id_is_refused_not_taken_as_the_base(arm):
+    reason = refused_without_motion(arm, GraspExecutor(arm), grasp_at((0.1, 0.05, 0.08), frame_id=""))
+    assert "empty frame_id" in reason
+    with pytest.raises(ValueError, match="empty frame_id"):
+        GraspExecutor(arm).cloud_to_base(np.zeros((3, 3)), "")
+
+
+@pytest.mark.parametrize("key, value", [("linear", 1.5), ("angular", 5.0), ("acceleration", 4.0)])
+def test_speed_limits_are_bounded_by_hard_maxima(key, value):
+    with pytest.raises(ValueError, match="hard maximum"):
+        ExecutorConfig.from_mapping({"motion": {"speeds": {"free": {key: value}}}})
