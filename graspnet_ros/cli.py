@@ -33,6 +33,8 @@ def _fs_error(exc: OSError) -> str:
     path = exc.filename if exc.filename is not None else ""
     if not path:
         return str(exc)
+    if isinstance(exc, (FileExistsError, NotADirectoryError)) and os.path.isfile(path):
+        reason = "is a file, not a folder (choose another output path)"
     return f"{path}: {reason}" + (f" (-> {exc.filename2})" if exc.filename2 else "")
 
 

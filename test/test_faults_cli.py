@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -17,6 +18,8 @@ import pytest
 from dataset_fixture import SCENE_ID, build_fixture_dataset
 
 from graspnet_ros.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -80,11 +83,13 @@ def test_detect_out_under_an_existing_file_is_one_line(tmp_path, capsys):
 
 
 def test_file_system_errors_are_one_line_for_every_command(tmp_path, capsys):
-    # an OSError with a path (here: a directory where a file is read) is one line, no traceback
-    (tmp_path / "dir.npy").mkdir()
-    assert main(["detect", "--cloud", str(tmp_path / "dir.npy"), "--out", str(tmp_path / "o")]) == 2
+    # an OSError raised deep inside a command (here: an output folder that is a file) is one line
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "afile" / "board.png"
+    assert main(["markers", "--target", str(REPO / "config" / "calibration.yaml"), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "graspnet-ros detect: error:" in err[0]
+    assert len(err) == 1 and err[0].startswith("graspnet-ros markers: error:"), err
+    assert "afile" in err[0] and "is a file, not a folder" in err[0]
 
 
 PROBE = """
