@@ -47,6 +47,8 @@ T_BASE_CAMERA = np.array([[1.0, 0, 0, 0.1], [0, -1, 0, 0.05], [0, 0, -1, 0.6], [
 ZONE = Box((0.25, -0.6, 0.0), (0.6, -0.25, 0.7), "camera_mount")
 SAFETY = SafetyConfig(forbidden_zones=(ZONE,))
 ROWS: list[dict] = []
+STATUS = {GoalStatus.STATUS_SUCCEEDED: "succeeded", GoalStatus.STATUS_ABORTED: "aborted",
+          GoalStatus.STATUS_CANCELED: "canceled"}
 
 
 def record(case: str, alive: bool, unsafe: int, outcome: str, reason: str) -> None:
@@ -421,7 +423,7 @@ def test_two_concurrent_goals(ros):
         assert wait_for(r.done, TIMEOUT)
         outcomes.append((r.result().status, r.result().result.reason))
     alive = rig.alive()
-    record("two concurrent goals", alive, len(arm.unsafe), "/".join(str(o[0]) for o in outcomes),
+    record("two concurrent goals", alive, len(arm.unsafe), " + ".join(STATUS.get(o[0], str(o[0])) for o in outcomes),
            "; ".join(o[1] for o in outcomes if o[1]))
     assert sorted(str(o[0]) for o in outcomes).count(str(GoalStatus.STATUS_SUCCEEDED)) == 1
     other = next(o for o in outcomes if o[0] != GoalStatus.STATUS_SUCCEEDED)
