@@ -175,9 +175,9 @@ class ExecutorConfig:
             raise ValueError(f"unknown grasping keys {sorted(unknown)}")
         cams = frames.get("camera", list(cls.camera_frames))
         inputs = dict(cfg.get("inputs") or {})
-        unknown = set(inputs) - set(InputLimits.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown inputs keys {sorted(unknown)}; known: {sorted(InputLimits.__dataclass_fields__)}")
+        known_inputs = sorted(InputLimits.__dataclass_fields__)
+        if set(inputs) - set(known_inputs):
+            raise ValueError(f"unknown inputs keys {sorted(set(inputs) - set(known_inputs))}; known: {known_inputs}")
         return cls(tool=ToolFrame.from_config(cfg.get("tool_frame") or {}),
                    safety=SafetyConfig.from_config(cfg.get("safety") or {}), motion=motion,
                    grasping=GraspingConfig(**{k: float(v) for k, v in g.items()}),
