@@ -89,3 +89,22 @@ def test_reference_detector_follows_the_demo():
         ReferenceDetector(GraspNet(paper()))
     with pytest.raises(ValueError, match="positive depth"):
         det.detect(np.array([[0.0, 0.0, -1.0]]))
+
+
+def test_detect_command_reference_preset(tmp_path, capsys):
+    from graspnet_ros.cli import main
+
+    torch.manual_seed(1)
+    ckpt = tmp_path / "checkpoint-random.tar"  # graspnet-baseline's checkpoint format: no config inside
+    torch.save({"epoch": 1, "model_state_dict": GraspNet(reference()).state_dict()}, ckpt)
+    np.save(tmp_path / "cloud.npy", _box_cloud(np.random.default_rng(3), 24000))
+    out = tmp_path / "out" / "g"
+    argv = ["detect", "--cloud", str(tmp_path / "cloud.npy"), "--checkpoint", str(ckpt), "--preset", "reference",
+            "--out", str(out), "--threads", "2"]
+    assert main(argv) == 0
+    grasps = np.load(out.with_suffix(".npy"))
+    assert grasps.ndim == 2 and grasps.shape[1] == 17
+    assert np.all(np.diff(grasps[:, 0]) <= 0)
+    assert main(["detect", "--cloud", str(tmp_path / "cloud.npy"), "--preset", "reference",
+                 "--out", str(out)]) != 0
+    assert "--checkpoint" in capsys.readouterr().err

@@ -119,10 +119,19 @@ def run(args: argparse.Namespace) -> int:
     blocking = next((p for p in Path(args.out).parents if p.exists() and not p.is_dir()), None)
     if blocking is not None:
         raise ValueError(f"--out {args.out}: {blocking} is a file, not a folder; choose another --out")
+    if args.preset == "reference" and not args.checkpoint:
+        raise ValueError("--preset reference runs a graspnet-baseline checkpoint: pass --checkpoint "
+                         "(e.g. checkpoint-rs.tar or checkpoint-kn.tar)")
     points, colours = load_cloud(args)
-    cfg = DetectorConfig(voxel_size=args.voxel, use_gaf=not args.no_gaf, collision_check=not args.no_collision,
-                         max_grasps=args.max_grasps, depth_range=(args.min_depth, args.max_depth))
-    detector = GraspDetector.from_checkpoint(args.checkpoint, cfg)
+    if args.preset == "reference":
+        from ..model.reference_detector import ReferenceDemoConfig, ReferenceDetector
+
+        demo = ReferenceDemoConfig(collision_thresh=0.0 if args.no_collision else 0.01, max_grasps=args.max_grasps)
+        detector = ReferenceDetector.from_checkpoint(args.checkpoint, demo)
+    else:
+        cfg = DetectorConfig(voxel_size=args.voxel, use_gaf=not args.no_gaf, collision_check=not args.no_collision,
+                             max_grasps=args.max_grasps, depth_range=(args.min_depth, args.max_depth))
+        detector = GraspDetector.from_checkpoint(args.checkpoint, cfg)
     result = detector.detect(points)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -157,4 +166,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-gaf", action="store_true", help="rank by score only (no GAF re-ranking)")
     p.add_argument("--no-collision", action="store_true", help="skip collision filtering")
     p.add_argument("--threads", type=int, help="torch threads")
+    p.add_argument("--preset", choices=("package", "reference"), default="package",
+                   help="reference: a graspnet-baseline checkpoint in its demo's pipeline (20,000 raw points, "
+                        "its decode, collision detector and NMS; --voxel, --min/max-depth and --no-gaf "
+                        "do not apply)")
     p.set_defaults(func=run)
