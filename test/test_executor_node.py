@@ -192,7 +192,7 @@ def test_latest_cloud_blocks_a_grasp_whose_pre_grasp_collides(ros):
                       fields=[PointField(name=n, offset=4 * i, datatype=PointField.FLOAT32, count=1)
                               for i, n in enumerate("xyz")])
     msg.header.frame_id = CAMERA
-    pub = client.create_publisher(PointCloud2, "cloud", 1)
+    pub = client.create_publisher(PointCloud2, "camera/depth/color/points", 1)
     t0 = time.monotonic()
     while server.latest_cloud is None:
         assert time.monotonic() - t0 < TIMEOUT
@@ -203,3 +203,12 @@ def test_latest_cloud_blocks_a_grasp_whose_pre_grasp_collides(ros):
     assert status == GoalStatus.STATUS_ABORTED
     assert "pre-grasp pose" in result.reason and "collides" in result.reason
     assert server.grasp_executor.arm.motion_commands == 0
+
+
+def test_default_cloud_topic_is_the_camera_nodes_cloud(ros):
+    from graspnet_ros.nodes.launcher import CAMERA_NAMESPACE
+
+    make_server, client = ros
+    server = make_server(box_arm())
+    topics = {s.topic_name for s in server.subscriptions}
+    assert f"{server.get_namespace()}/{CAMERA_NAMESPACE}/depth/color/points" in topics  # camera_node's cloud

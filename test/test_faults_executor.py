@@ -163,7 +163,7 @@ class Rig:
         self.stop_srv = self.client.create_client(Trigger, "stop")
         self.reset_srv = self.client.create_client(Trigger, "reset")
         self.grasp_pub = self.client.create_publisher(GraspArray, "grasps", 10)
-        self.cloud_pub = self.client.create_publisher(PointCloud2, "cloud", 10)
+        self.cloud_pub = self.client.create_publisher(PointCloud2, "camera/depth/color/points", 10)
         T_cb = np.linalg.inv(T_BASE_CAMERA)
         pts = arm.scene_points(spacing=0.01)
         self.cloud = cv.cloud_to_msg((pts @ T_cb[:3, :3].T + T_cb[:3, 3]).astype(np.float32), CAMERA)

@@ -8,8 +8,8 @@ grasp was refused, failed or a driver error stopped it, CANCELED on cancel.
 Every accepted goal ends with a result, and every failure with a reason.
 
 Topics in: ``grasps`` (graspnet_ros/GraspArray, the latest is kept),
-``cloud`` (sensor_msgs/PointCloud2, x/y/z float32; the latest is used for the
-pre-grasp clearance check). A message that does not convert (bad fields, NaN
+``camera/depth/color/points`` (sensor_msgs/PointCloud2, what camera_node
+publishes; the latest is used for the pre-grasp clearance check). A message that does not convert (bad fields, NaN
 poses, zero quaternions, an empty or unknown frame_id) is logged with its
 reason and dropped. A goal refuses a cloud older than ``inputs.max_cloud_age``
 s or a grasp list older than ``inputs.max_grasps_age`` s (since arrival);
@@ -44,7 +44,8 @@ class ExecutorNode(Node):
         path = self.declare_parameter("config_file", "", ParameterDescriptor(
             description="executor YAML (config/executor.yaml); empty = built-in defaults")).value
         grasps_topic = self.declare_parameter("grasps_topic", "grasps").value
-        cloud_topic = self.declare_parameter("cloud_topic", "cloud").value
+        cloud_topic = self.declare_parameter("cloud_topic", "camera/depth/color/points", ParameterDescriptor(
+            description="PointCloud2 for the clearance check (default: what camera_node publishes)")).value
         cfg = config or (ExecutorConfig.load(path) if path else ExecutorConfig())
         self.grasp_executor = GraspExecutor(arm if arm is not None else build_arm(cfg.robot), cfg)
         #: (grasps, monotonic arrival time) of the latest valid GraspArray
