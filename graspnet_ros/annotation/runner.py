@@ -1,7 +1,8 @@
 """Annotate a dataset root: object labels, tolerance labels, scene collision labels.
 
 Parallel over objects / scenes (a pool of ``workers`` spawned processes;
-``workers=0`` runs in the calling process), with a tqdm progress bar, and
+``workers=0`` runs in the calling process; or one task each on a Dask
+cluster with ``scheduler``), with a tqdm progress bar, and
 resumable: an output that exists and whose arrays have the expected keys
 and shapes is kept; everything is written to a temporary name in the
 destination folder and renamed into place, so an interrupted run never
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 import zipfile
 from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -38,7 +40,8 @@ LABEL_CACHE_BYTES = 1_000_000_000
 
 # -- atomic, checkable files ---------------------------------------------------
 def _tmp_path(path: Path) -> Path:
-    return path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    # host and pid: workers on several machines may share the dataset root
+    return path.with_name(f"{path.name}.{socket.gethostname()}-{os.getpid()}.tmp")
 
 
 def _remove_stale_tmp(path: Path) -> None:
@@ -282,14 +285,25 @@ WORKER_ENV = {
 
 def _run_all(job: Callable[[str, int, AnnotationSettings], Path], root: Path, ids: list[int],
              settings: AnnotationSettings, workers: int, desc: str, progress: bool,
-             order: Iterable[int] | None = None) -> list[Path]:
+             order: Iterable[int] | None = None, scheduler: object | None = None) -> list[Path]:
     """Run ``job(root, id, settings)`` for every id: in this process when workers <= 0,
-    else in a pool of ``workers`` spawned processes with :data:`WORKER_ENV`."""
+    else in a pool of ``workers`` spawned processes with :data:`WORKER_ENV`; with
+    ``scheduler`` (an address, ``local`` or a ``distributed.Client``) one Dask
+    task per id (see :mod:`graspnet_ros.distributed`)."""
     from tqdm import tqdm
 
     results: dict[int, Path] = {}
     order = list(order) if order is not None else ids
     with tqdm(total=len(ids), desc=desc, unit="item", disable=not progress, dynamic_ncols=True) as bar:
+        if scheduler is not None:
+            from ..distributed import dask_client, submit_all
+
+            with dask_client(scheduler, max(workers, 1), env=WORKER_ENV) as client:
+                jobs = [(str(root), i, settings) for i in order]
+                for k, path in submit_all(client, job, jobs, desc.replace(" ", "-"), order):
+                    results[order[k]] = path
+                    bar.update()
+            return [results[i] for i in ids]
         if workers <= 0:
             for i in order:
                 results[i] = job(str(root), i, settings)
@@ -319,11 +333,13 @@ def _run_all(job: Callable[[str, int, AnnotationSettings], Path], root: Path, id
 
 
 def annotate_objects(root: str | Path, obj_ids: Iterable[int], settings: AnnotationSettings | None = None,
-                     workers: int = 1, progress: bool = True) -> list[Path]:
+                     workers: int = 1, progress: bool = True, scheduler: object | None = None) -> list[Path]:
     """Grasp and tolerance labels of every object id; returns the label paths in ``obj_ids`` order.
 
     workers: processes in the pool (0: run in this process, slower: the
     pool's processes get a tuned allocator and single-threaded BLAS).
+    scheduler: a Dask scheduler address, ``local`` (a LocalCluster of
+    ``workers`` processes) or a ``distributed.Client``: one task per object.
 
     Each object needs ``models/%03d/nontextured.ply``; objects whose outputs
     are already complete for ``settings`` are skipped (a missing tolerance
@@ -339,14 +355,14 @@ def annotate_objects(root: str | Path, obj_ids: Iterable[int], settings: Annotat
     # largest meshes first, so the pool does not end on one long job
     order = sorted(ids, key=lambda i: -layout.model_ply(i).stat().st_size)
     return _run_all(annotate_object, layout.root, ids, settings, workers, "object labels",
-                    progress, order)
+                    progress, order, scheduler)
 
 
 def annotate_scenes(root: str | Path, scene_ids: Iterable[int], settings: AnnotationSettings | None = None,
-                    workers: int = 1, progress: bool = True) -> list[Path]:
+                    workers: int = 1, progress: bool = True, scheduler: object | None = None) -> list[Path]:
     """Collision labels of every scene; returns their paths in ``scene_ids`` order.
 
-    workers: as for :func:`annotate_objects`.
+    workers, scheduler: as for :func:`annotate_objects` (one task per scene).
 
     Needs the object labels of every object in each scene (annotate_objects).
     """
@@ -360,4 +376,4 @@ def annotate_scenes(root: str | Path, scene_ids: Iterable[int], settings: Annota
                     f"scene {i}: grasp labels of object {obj_id} missing or incomplete at "
                     f"{layout.grasp_label(obj_id)}; run annotate_objects first")
     return _run_all(annotate_scene, layout.root, ids, settings, workers, "collision labels",
-                    progress)
+                    progress, scheduler=scheduler)

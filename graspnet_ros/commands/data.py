@@ -1,7 +1,8 @@
 """``graspnet-ros data``: generate, check and draw GraspNet-1Billion dataset roots.
 
 Sub-commands:
-  generate --root DIR --preset {tiny,small,full} [--workers N] [--seed S] [--no-annotate]
+  generate --root DIR --preset {tiny,small,full} [--workers N] [--scheduler ADDRESS|local] [--seed S]
+           [--no-annotate]
   check    --root DIR [--deep]   (--deep decodes every file and lists every broken one)
   draw     --root DIR --scene S --ann A [--camera realsense|kinect] --out PNG
 """
@@ -17,7 +18,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
     try:
         report = generate(args.root, args.preset, workers=args.workers, seed=args.seed,
-                          annotate_labels=not args.no_annotate)
+                          annotate_labels=not args.no_annotate, scheduler=args.scheduler)
     except ImportError as exc:
         print(f"graspnet-ros data generate: error: {exc}", file=sys.stderr)
         return 2
@@ -104,7 +105,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g = sub.add_parser("generate", help="generate (or complete) a synthetic dataset root")
     g.add_argument("--root", required=True, help="dataset root folder")
     g.add_argument("--preset", choices=("tiny", "small", "full"), default="tiny")
-    g.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    g.add_argument("--workers", type=int, default=1, help="processes (default 1; with --scheduler local: "
+                                                          "Dask worker processes)")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run one task per object, scene and label file on a dask.distributed scheduler "
+                        "(tcp://host:8786; workers must see --root at the same path), or 'local' for a "
+                        "LocalCluster of --workers processes (default: the local process pool)")
     g.add_argument("--seed", type=int, default=0, help="every scene is a function of (seed, scene id)")
     g.add_argument("--no-annotate", action="store_true", help="skip grasp, tolerance and collision labels")
     g.set_defaults(func=run_generate)

@@ -30,6 +30,7 @@ def parse_scene_ids(tokens: list[str]) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import contextlib
     import time
     from pathlib import Path
 
@@ -55,15 +56,24 @@ def run(args: argparse.Namespace) -> int:
     total = sum(len(ann_ids) if ann_ids else len(frame_ids(root, s, args.camera)) for s in scenes)
     start = time.perf_counter()
     results = []
-    with tqdm(total=total, unit="frame", desc=f"eval {args.camera}", disable=args.quiet) as bar:
-        for result in evaluate_scenes(root, dump, scenes, args.camera, config, args.workers, ann_ids):
-            results.append(result)
-            bar.update(len(result.ann_ids))
-            bar.set_postfix(scene=result.scene_id, ap=f"{100 * result.ap:.1f}")
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if args.scheduler:  # one task per scene on a Dask cluster
+            from ..distributed import dask_client, describe, executor
+
+            client = stack.enter_context(dask_client(args.scheduler, args.workers))
+            print(describe(client))
+            pool = executor(client)
+        with tqdm(total=total, unit="frame", desc=f"eval {args.camera}", disable=args.quiet) as bar:
+            for result in evaluate_scenes(root, dump, scenes, args.camera, config, args.workers, ann_ids,
+                                          executor=pool):
+                results.append(result)
+                bar.update(len(result.ann_ids))
+                bar.set_postfix(scene=result.scene_id, ap=f"{100 * result.ap:.1f}")
     seconds = time.perf_counter() - start
     summary = summarize(results)
     extra = {"camera": args.camera, "root": str(root), "dump": str(dump), "seconds": seconds,
-             "workers": args.workers,
+             "workers": args.workers, "scheduler": args.scheduler,
              "corrected_assignment": args.assign_max_distance is not None}
     paths = write_results(args.out, summary, results, config, extra, plot=not args.no_plot)
     if args.assign_max_distance is not None:
@@ -89,7 +99,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="explicit scene ids, e.g. 100 101 120-125 (overrides --split)")
     p.add_argument("--frames", type=int, default=0, metavar="N",
                    help="evaluate only frames 0..N-1 of each scene (default: every annotated frame)")
-    p.add_argument("--workers", type=int, default=1, help="processes, one scene each (default 1)")
+    p.add_argument("--workers", type=int, default=1, help="processes, one scene each (default 1; with "
+                                                          "--scheduler local: Dask worker processes)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="evaluate one scene per task on a dask.distributed scheduler (tcp://host:8786; "
+                        "workers must see --root and --dump at the same paths), or 'local' for a "
+                        "LocalCluster of --workers processes (default: the local process pool)")
     p.add_argument("--out", default="output/eval", help="folder for results.json, accuracy.npz, plot")
     p.add_argument("--assign-max-distance", type=float, default=None, metavar="M",
                    help="corrected mode: grasps farther than M metres from every object score -1 "

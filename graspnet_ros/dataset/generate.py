@@ -4,7 +4,8 @@ Steps, each resumable (finished work is skipped on a re-run):
 
 1. objects: ``models/%03d/`` of every object the preset uses (``objects.py``);
 2. scenes: settled, rendered and written (``synthetic/scenes.py``), in
-   ``workers`` processes;
+   ``workers`` processes, or one Dask task per object / scene / label file
+   with ``scheduler`` (:mod:`graspnet_ros.distributed`);
 3. annotation: grasp labels, tolerance labels and scene collision labels
    through ``graspnet_ros.annotation`` with the preset's settings.
 
@@ -70,8 +71,15 @@ def _scene_job(args: tuple) -> SceneStats:
     return generate_scene(root, scene_id, pool, per_scene, frames, cameras, seed)
 
 
-def _run(fn: Callable, jobs: list, workers: int) -> Iterable:
-    """Results of ``fn`` over ``jobs`` (in completion order), in ``workers`` spawned processes."""
+def _run(fn: Callable, jobs: list, workers: int, client: object | None = None, name: str = "job") -> Iterable:
+    """Results of ``fn`` over ``jobs`` (in completion order): one Dask task each
+    on ``client`` (a ``distributed.Client``), else in ``workers`` spawned processes."""
+    if client is not None:
+        from ..distributed import submit_all
+
+        for _, result in submit_all(client, fn, [(job,) for job in jobs], name, [job[1] for job in jobs]):
+            yield result
+        return
     if workers <= 1 or len(jobs) <= 1:
         yield from map(fn, jobs)
         return
@@ -106,23 +114,26 @@ def check_info(root: Path, preset: Preset, seed: int) -> None:
 
 
 def generate_objects(root: str | Path, obj_ids: list[int], workers: int = 1,
-                     log: Callable[[str], None] = print) -> tuple[int, int]:
-    """Write the model files of ``obj_ids``; returns (written, skipped)."""
+                     log: Callable[[str], None] = print, client: object | None = None) -> tuple[int, int]:
+    """Write the model files of ``obj_ids``; returns (written, skipped).
+    ``client``: a ``distributed.Client``, one task per object."""
     layout = Layout(root)
     todo = [(str(root), i) for i in obj_ids if not object_complete(layout, i)]
-    for obj_id, written, seconds in _run(_object_job, todo, workers):
+    for obj_id, written, seconds in _run(_object_job, todo, workers, client, "object"):
         log(f"object {obj_id:03d} ({get_spec(obj_id).name}): {seconds:.1f} s")
     return len(todo), len(obj_ids) - len(todo)
 
 
 def generate_scenes(root: str | Path, preset: Preset, seed: int, workers: int = 1,
-                    scene_ids: list[int] | None = None, log: Callable[[str], None] = print) -> list[SceneStats]:
-    """Generate the preset's scenes (or ``scene_ids``); complete scenes are skipped."""
+                    scene_ids: list[int] | None = None, log: Callable[[str], None] = print,
+                    client: object | None = None) -> list[SceneStats]:
+    """Generate the preset's scenes (or ``scene_ids``); complete scenes are skipped.
+    ``client``: a ``distributed.Client``, one task per scene."""
     ids = list(preset.scenes if scene_ids is None else scene_ids)
     jobs = [(str(root), s, tuple(preset.pool(s)), preset.objects_per_scene, preset.num_frames(s),
              tuple(preset.cameras), seed) for s in ids]
     stats = []
-    for st in _run(_scene_job, jobs, workers):
+    for st in _run(_scene_job, jobs, workers, client, "scene"):
         stats.append(st)
         if st.skipped:
             log(f"scene {st.scene_id:04d}: complete, skipped")
@@ -133,8 +144,9 @@ def generate_scenes(root: str | Path, preset: Preset, seed: int, workers: int = 
     return sorted(stats, key=lambda s: s.scene_id)
 
 
-def annotate(root: str | Path, preset: Preset, workers: int = 1) -> float:
-    """Object and scene labels through ``graspnet_ros.annotation``; returns seconds."""
+def annotate(root: str | Path, preset: Preset, workers: int = 1, client: object | None = None) -> float:
+    """Object and scene labels through ``graspnet_ros.annotation``; returns seconds.
+    ``client``: a ``distributed.Client``, one task per object, then per scene."""
     try:
         from graspnet_ros.annotation import AnnotationSettings, annotate_objects, annotate_scenes
     except ImportError as exc:
@@ -144,28 +156,47 @@ def annotate(root: str | Path, preset: Preset, workers: int = 1) -> float:
             "installed, or pass --no-annotate to skip labels.") from exc
     t0 = time.perf_counter()
     settings = AnnotationSettings(**preset.annotation)
-    annotate_objects(root, preset.obj_ids, settings, workers=workers)
-    annotate_scenes(root, list(preset.scenes), settings, workers=workers)
+    annotate_objects(root, preset.obj_ids, settings, workers=workers, scheduler=client)
+    annotate_scenes(root, list(preset.scenes), settings, workers=workers, scheduler=client)
     return time.perf_counter() - t0
 
 
 def generate(root: str | Path, preset: str | Preset, workers: int = 1, seed: int = 0,
-             annotate_labels: bool = True, log: Callable[[str], None] = print) -> GenerateReport:
-    """Generate (or complete) a synthetic dataset root; see the module docstring."""
+             annotate_labels: bool = True, log: Callable[[str], None] = print,
+             scheduler: object | None = None) -> GenerateReport:
+    """Generate (or complete) a synthetic dataset root; see the module docstring.
+
+    ``scheduler``: run every stage as Dask tasks (one per object, scene,
+    object label, scene label) on that scheduler address, ``local`` (a
+    LocalCluster of ``workers`` processes) or ``distributed.Client``; the
+    files are the same bytes as the local pool writes.
+    """
     preset = get_preset(preset) if isinstance(preset, str) else preset.check()
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
     root = Path(root)
     check_info(root, preset, seed)
+    if scheduler is None:
+        return _generate(root, preset, workers, seed, annotate_labels, log, None)
+    from ..annotation.runner import WORKER_ENV
+    from ..distributed import dask_client, describe
+
+    with dask_client(scheduler, workers, env=WORKER_ENV) as client:
+        log(describe(client))
+        return _generate(root, preset, workers, seed, annotate_labels, log, client)
+
+
+def _generate(root: Path, preset: Preset, workers: int, seed: int, annotate_labels: bool,
+              log: Callable[[str], None], client: object | None) -> GenerateReport:
     report = GenerateReport(preset.name, root)
     t0 = time.perf_counter()
-    report.objects_written, report.objects_skipped = generate_objects(root, preset.obj_ids, workers, log)
+    report.objects_written, report.objects_skipped = generate_objects(root, preset.obj_ids, workers, log, client)
     t1 = time.perf_counter()
-    report.scenes = generate_scenes(root, preset, seed, workers, log=log)
+    report.scenes = generate_scenes(root, preset, seed, workers, log=log, client=client)
     t2 = time.perf_counter()
     report.seconds_objects, report.seconds_scenes = t1 - t0, t2 - t1
     if annotate_labels:
-        report.seconds_annotation = annotate(root, preset, workers)
+        report.seconds_annotation = annotate(root, preset, workers, client)
     return report
 
 
