@@ -42,7 +42,7 @@ def ur(monkeypatch, gripper_server):
 
     ctl = FakeURController()
     install_ur_rtde(monkeypatch, ctl)
-    arm = URRtdeArm("127.0.0.1", gripper_port=gripper_server.port, poll=0.002)
+    arm = URRtdeArm("127.0.0.1", gripper_port=gripper_server.port)
     return arm, ctl
 
 
@@ -75,7 +75,6 @@ def move_in_thread(arm, target, speed=SpeedLimits(0.25, 1.0, 0.5)):
 @pytest.mark.parametrize("driver", ["ur", "xarm"])
 def test_stop_interrupts_a_motion_from_another_thread(driver, request):
     arm, ctl = request.getfixturevalue(driver)
-    assert isinstance(arm, Recoverable)
     th, out = move_in_thread(arm, pose(0.0, 0.0, 0.1))  # 0.3 m at 0.25 m/s: 1.2 s
     time.sleep(0.15)
     t0 = time.monotonic()
@@ -89,6 +88,7 @@ def test_stop_interrupts_a_motion_from_another_thread(driver, request):
     assert 0.25 < z < 0.4, f"the arm went on to z = {z:.3f} m after the stop"
     with pytest.raises(MotionStopped):  # latched until recover
         arm.move_tool(pose(0.0, 0.0, 0.35))
+    assert isinstance(arm, Recoverable)
     arm.recover()
     arm.move_tool(pose(0.0, 0.0, 0.35), SpeedLimits(0.5, 1.0, 0.5))
     np.testing.assert_allclose(arm.tool_pose()[:3, 3], (0.0, 0.0, 0.35), atol=1e-6)
@@ -133,16 +133,24 @@ def test_xarm_lost_link_then_reconnect(xarm):
     assert api.position[2] == pytest.approx(300.0)
 
 
-def test_robotiq_move_waits_for_ack_and_end_of_motion(ur, gripper_server):
-    arm, _ = ur
-    arm.open_gripper(0.085)  # the previous move leaves OBJ = 3 (at position)
+def test_robotiq_move_waits_for_ack_and_end_of_motion(gripper_server):
+    from graspnet_ros.robot.drivers.ur_rtde import RobotiqSocket
+
+    g = RobotiqSocket("127.0.0.1", gripper_server.port, max_width=0.085)
+    g.move(0.085)  # open: leaves OBJ = 3 (at position) in the gripper's registers
     assert gripper_server.regs["OBJ"] == 3
-    arm.close_gripper(100.0)
+    g.move(0.0, force=0.4)
     # returned only once the fingers stopped on the object (OBJ 2), not on the stale OBJ 3
     assert gripper_server.regs["OBJ"] == 2
     assert gripper_server.regs["POS"] >= 200
-    assert arm.gripper_contact()
-    assert arm.gripper_width() == pytest.approx(0.085 * (1 - gripper_server.regs["POS"] / 255))
+    assert g.contact()
+    assert g.width() == pytest.approx(0.085 * (1 - gripper_server.regs["POS"] / 255))
+
+
+def test_ur_gripper_commands_go_through_the_handshake(ur, gripper_server):
+    arm, _ = ur
+    arm.close_gripper(100.0)
+    assert gripper_server.regs["OBJ"] == 2 and arm.gripper_contact()
 
 
 def test_robotiq_without_acknowledgement_times_out_with_a_reason(monkeypatch):
