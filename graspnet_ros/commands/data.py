@@ -3,6 +3,7 @@
 Sub-commands:
   generate --root DIR --preset {tiny,small,full} [--workers N] [--scheduler ADDRESS|local] [--seed S]
            [--no-annotate]
+  compact  --root DIR [--objects ...] [--workers N] [--scheduler ADDRESS|local]
   check    --root DIR [--deep]   (--deep decodes every file and lists every broken one)
   draw     --root DIR --scene S --ann A [--camera realsense|kinect] --out PNG
 """
@@ -23,6 +24,19 @@ def run_generate(args: argparse.Namespace) -> int:
         print(f"graspnet-ros data generate: error: {exc}", file=sys.stderr)
         return 2
     print(report.summary())
+    return 0
+
+
+def run_compact(args: argparse.Namespace) -> int:
+    from ..dataset.grasp_labels import compact_all
+
+    checks = compact_all(args.root, args.objects, workers=args.workers, scheduler=args.scheduler)
+    done = [c for c in checks if not c.get("skipped")]
+    for c in done:
+        print(f"object {c['obj_id']:03d}: {c['grasps']} grasps of {c['entries']} entries, "
+              f"{c['bytes_original'] / 1e6:.1f} MB -> {c['bytes_compact'] / 1e6:.1f} MB, largest width error "
+              f"{c['width_error_m'] * 1e3:.4f} mm, tolerance {c['tolerance_error_m'] * 1e3:.4f} mm")
+    print(f"{len(done)} objects compacted, {len(checks) - len(done)} already up to date")
     return 0
 
 
@@ -114,6 +128,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--seed", type=int, default=0, help="every scene is a function of (seed, scene id)")
     g.add_argument("--no-annotate", action="store_true", help="skip grasp, tolerance and collision labels")
     g.set_defaults(func=run_generate)
+
+    k = sub.add_parser("compact", help="derive memory-mapped compact training labels (grasp_label_compact/)",
+                       description="Write grasp_label_compact/%%03d_compact.npz per object: mu on the 0.1 grid "
+                                   "(uint8, object collision folded in), width and tolerance in 0.01 mm (uint16), "
+                                   "stored uncompressed so training reads only the rows it needs; every entry is "
+                                   "checked against the original labels. graspnet-ros train uses them when present.")
+    k.add_argument("--root", required=True)
+    k.add_argument("--objects", type=int, nargs="+", help="object ids (default: every object with grasp labels)")
+    k.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    k.add_argument("--scheduler", metavar="ADDRESS", help="one task per object on a dask.distributed scheduler, "
+                                                          "or 'local' (a LocalCluster of --workers processes)")
+    k.set_defaults(func=run_compact)
 
     c = sub.add_parser("check", help="check a dataset root's files (real or synthetic)")
     c.add_argument("--root", required=True)

@@ -328,3 +328,197 @@ def project_grasp_labels(labels: GraspLabels, pose: np.ndarray, obj_id: int = -1
     if return_indices:
         return grasps, np.stack(np.unravel_index(flat, mask.shape), axis=1)
     return grasps
+
+
+# -- compact training labels ---------------------------------------------------------
+#
+# The real grasp labels are compressed npz files of ~0.6 GB per object once
+# decompressed (offsets (Np, 300, 12, 4, 3) float32 dominate), ~55 GB for the
+# 88 objects: a trainer that decompresses and caches them needs more than
+# 128 GB of RAM. Training needs, per (point, view, angle, depth), only
+# "graspable at which mu", the width and the tolerance, so
+# ``graspnet-ros data compact`` derives once per object
+#
+#   grasp_label_compact/%03d_compact.npz   (stored uncompressed: memory-mapped)
+#       points     (Np, 3) float32, object frame, m (as the original)
+#       mu_code    (Np, V, A, D) uint8: round(mu / 0.1) where 0 < mu <= 1.0 (on the
+#                  annotation's 0.1 grid) and the gripper does not hit the object
+#                  itself, else 0 (not a grasp)
+#       width      (Np, V, A, D) uint16: jaw width in units of 1e-5 m (0.01 mm)
+#       tolerance  (Np, V, A, D) uint16, 1e-5 m (only when tolerance/%03d_tolerance.npy exists)
+#
+# 3-5 bytes per entry instead of 17 (+4 with tolerance): 5x smaller, and a
+# table of 2048 points is read as 2048 rows of a memory map, nothing else.
+# The conversion checks every entry against the original and refuses labels
+# whose mu is off the 0.1 grid or whose width/tolerance exceed the codes.
+
+COMPACT_DIR = "grasp_label_compact"
+MU_STEP = 0.1
+LENGTH_UNIT = 1e-5  # m per width / tolerance code
+_CHUNK_POINTS = 64  # points converted at a time (bounded memory: ~15 MB of labels at V = 300)
+
+
+def compact_label_path(root: str | Path, obj_id: int) -> Path:
+    """``ROOT/grasp_label_compact/%03d_compact.npz``."""
+    return Path(root) / COMPACT_DIR / f"{obj_id:03d}_compact.npz"
+
+
+@dataclass
+class CompactLabels:
+    """Compact training labels of one object (memory-mapped arrays; see the format above)."""
+
+    points: np.ndarray  # (Np, 3) object frame, m
+    mu_code: np.ndarray  # (Np, V, A, D) uint8, 0 = not a grasp
+    width: np.ndarray  # (Np, V, A, D) uint16, LENGTH_UNIT m
+    tolerance: np.ndarray | None  # (Np, V, A, D) uint16, LENGTH_UNIT m
+
+    def rows(self, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(mu, width m, tolerance m) float32 of points ``sel``: mu 0 where not a grasp."""
+        mu = self.mu_code[sel].astype(np.float32) * np.float32(MU_STEP)
+        width = self.width[sel].astype(np.float32) * np.float32(LENGTH_UNIT)
+        tol = None if self.tolerance is None else self.tolerance[sel].astype(np.float32) * np.float32(LENGTH_UNIT)
+        return mu, width, tol
+
+
+def load_compact_labels(path: str | Path) -> CompactLabels:
+    """Read a compact label file (memory-mapped); ValueError naming the file if malformed."""
+    arrays = load_npz(path, mmap=True)
+    missing = [k for k in ("points", "mu_code", "width") if k not in arrays]
+    if missing:
+        raise ValueError(f"{path}: not a compact label file (missing {missing}); "
+                         "remake it with graspnet-ros data compact")
+    shape = arrays["mu_code"].shape
+    if (arrays["mu_code"].dtype != np.uint8 or arrays["width"].dtype != np.uint16
+            or arrays["width"].shape != shape or len(shape) != 4 or shape[0] != len(arrays["points"])
+            or ("tolerance" in arrays and arrays["tolerance"].shape != shape)):
+        raise ValueError(f"{path}: compact label arrays have unexpected shapes or types "
+                         f"({ {k: (a.shape, str(a.dtype)) for k, a in arrays.items()} })")
+    return CompactLabels(arrays["points"], arrays["mu_code"], arrays["width"], arrays.get("tolerance"))
+
+
+def _stream_member(zf: zipfile.ZipFile, name: str, shape: tuple[int, ...], dtype: np.dtype, chunks) -> None:
+    """Write an npy member of ``shape``/``dtype`` from an iterator of row blocks."""
+    with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+        np.lib.format.write_array_header_2_0(fh, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                                                  "fortran_order": False, "shape": shape})
+        for block in chunks:
+            fh.write(np.ascontiguousarray(block, dtype=dtype).tobytes())
+
+
+def write_compact_labels(root: str | Path, obj_id: int) -> dict:
+    """Derive ``grasp_label_compact/%03d_compact.npz`` from an object's grasp (and
+    tolerance) labels, point block by point block, checking every entry.
+
+    Returns the check: entries, grasps, the largest width and tolerance
+    errors (m) and the bytes of both formats. ValueError (file named) when
+    a valid mu is off the 0.1 grid or a width / tolerance does not fit.
+    """
+    import os
+    import socket
+
+    from .layout import Layout
+
+    layout = Layout(root)
+    src = layout.grasp_label(obj_id)
+    labels = load_grasp_labels(src)
+    tol_path = layout.tolerance_label(obj_id)
+    tol = load_tolerance(tol_path, labels.num_points) if tol_path.is_file() else None
+    shape = labels.scores.shape
+    limit = np.iinfo(np.uint16).max * LENGTH_UNIT
+    check = {"obj_id": obj_id, "entries": int(np.prod(shape)), "grasps": 0, "width_error_m": 0.0,
+             "tolerance_error_m": 0.0}
+
+    def blocks(fn):
+        for lo in range(0, labels.num_points, _CHUNK_POINTS):
+            yield fn(slice(lo, lo + _CHUNK_POINTS))
+
+    def mu_block(s):
+        mu = np.asarray(labels.scores[s], dtype=np.float64)
+        valid = (mu > 0) & ~np.asarray(labels.collision[s])
+        code = np.rint(mu / MU_STEP)
+        off = valid & ((np.abs(code * MU_STEP - mu) > 1e-4) | (code > 255))
+        if off.any():
+            raise ValueError(f"{src}: mu {mu[off][0]:.4f} is not on the {MU_STEP} grid; the compact format "
+                             "stores mu in 0.1 steps (train from the original labels instead)")
+        check["grasps"] += int(valid.sum())
+        return np.where(valid, code, 0)
+
+    def length_block(array, key):
+        def fn(s):
+            value = np.asarray(array[s], dtype=np.float64)
+            if key == "width_error_m":
+                value = value[..., 2]
+            if value.max(initial=0) > limit or value.min(initial=0) < 0:
+                raise ValueError(f"{src}: {key[:-8]} outside [0, {limit:.3f}] m cannot be stored compactly")
+            code = np.rint(value / LENGTH_UNIT)
+            err = np.abs(code * LENGTH_UNIT - value).max(initial=0)
+            check[key] = max(check[key], float(err))
+            return code
+        return fn
+
+    out = compact_label_path(root, obj_id)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f"{out.name}.{socket.gethostname()}-{os.getpid()}.tmp")
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            _stream_member(zf, "points", (labels.num_points, 3), np.float32, [np.asarray(labels.points)])
+            _stream_member(zf, "mu_code", shape, np.uint8, blocks(mu_block))
+            _stream_member(zf, "width", shape, np.uint16, blocks(length_block(labels.offsets, "width_error_m")))
+            if tol is not None:
+                _stream_member(zf, "tolerance", shape, np.uint16, blocks(length_block(tol, "tolerance_error_m")))
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    check["bytes_original"] = src.stat().st_size + (tol_path.stat().st_size if tol is not None else 0)
+    check["bytes_compact"] = out.stat().st_size
+    return check
+
+
+def compact_complete(root: str | Path, obj_id: int) -> bool:
+    """A compact file exists, is newer than the object's labels and has their shape."""
+    from .layout import Layout
+
+    layout = Layout(root)
+    out, src = compact_label_path(root, obj_id), layout.grasp_label(obj_id)
+    if not out.is_file() or not src.is_file() or out.stat().st_mtime_ns < src.stat().st_mtime_ns:
+        return False
+    try:
+        heads, orig = npz_headers(out), npz_headers(src)
+    except ValueError:
+        return False
+    has_tolerance = layout.tolerance_label(obj_id).is_file()
+    return ("mu_code" in heads and heads["mu_code"].shape == orig["scores"].shape
+            and ("tolerance" in heads) == has_tolerance
+            and (not has_tolerance or out.stat().st_mtime_ns >= layout.tolerance_label(obj_id).stat().st_mtime_ns))
+
+
+def compact_all(root: str | Path, obj_ids: list[int] | None = None, workers: int = 1,
+                scheduler: object | None = None) -> list[dict]:
+    """Compact labels of ``obj_ids`` (default: every object with grasp labels); objects
+    whose compact file is complete are skipped (check ``{"obj_id", "skipped": True}``).
+    One task per object in ``workers`` processes, or on a Dask ``scheduler``."""
+    import concurrent.futures as cf
+
+    from .layout import Layout
+
+    root = Path(root)
+    if obj_ids is None:
+        obj_ids = sorted(int(p.name[:3]) for p in (Layout(root).root / "grasp_label").glob("[0-9][0-9][0-9]_labels.npz"))
+    if not obj_ids:
+        raise FileNotFoundError(f"no grasp labels under {root / 'grasp_label'}: nothing to compact")
+    todo = [i for i in obj_ids if not compact_complete(root, i)]
+    checks = [{"obj_id": i, "skipped": True} for i in obj_ids if i not in todo]
+    if scheduler is not None:
+        from ..distributed import dask_client, submit_all
+
+        with dask_client(scheduler, workers) as client:
+            checks += [c for _, c in submit_all(client, write_compact_labels, [(str(root), i) for i in todo],
+                                                "compact", todo)]
+    elif workers > 1 and len(todo) > 1:
+        import multiprocessing
+
+        with cf.ProcessPoolExecutor(min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            checks += list(pool.map(write_compact_labels, [str(root)] * len(todo), todo))
+    else:
+        checks += [write_compact_labels(root, i) for i in todo]
+    return sorted(checks, key=lambda c: c["obj_id"])

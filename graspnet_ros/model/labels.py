@@ -51,6 +51,11 @@ class ObjectGraspTable:
     tolerance: np.ndarray  # (Np, V, A, D) float32, m
     view_best: np.ndarray  # (Np, V) float32 best score over angles and depths
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the table's arrays, bytes."""
+        return sum(a.nbytes for a in (self.points, self.score, self.width, self.tolerance, self.view_best))
+
     @classmethod
     def from_arrays(cls, obj_id: int, points: np.ndarray, mu: np.ndarray, widths: np.ndarray,
                     collision: np.ndarray | None = None, tolerance: np.ndarray | None = None,

@@ -166,13 +166,19 @@ class ReaderFrames:
     labels, the object poses, each object's grasp labels (its own collision
     flags included), the scene's collision labels and, when present, the
     tolerance labels. Grasp tables are built per (scene, object) and kept in
-    a small LRU cache; ``max_label_points`` subsamples each object's points.
+    a small LRU cache (at most ``cache_size`` tables and ``cache_bytes``
+    bytes); ``max_label_points`` subsamples each object's points. Labels are
+    read row by row from memory maps: with the compact labels of
+    ``graspnet-ros data compact`` (uncompressed, 3-5 bytes per entry) a
+    table costs its rows' bytes only and no label file is held; original
+    labels go through the reader, which keeps compressed ones inflated per
+    object (fine for the synthetic presets, not for the real 55 GB).
     """
 
     def __init__(self, root: str | Path, camera: str, scenes: list[int] | None, model_cfg: ModelConfig,
                  voxel_size: float = 0.005, workspace: str | None = "objects",
                  max_label_points: int | None = 2048, cache_size: int = 24,
-                 label_cfg: LabelConfig = LabelConfig(), seed: int = 0) -> None:
+                 label_cfg: LabelConfig = LabelConfig(), seed: int = 0, cache_bytes: int = 6 << 30) -> None:
         from ..dataset.reader import GraspNetDataset
 
         self.reader = GraspNetDataset(root, camera)
@@ -191,6 +197,7 @@ class ReaderFrames:
         self._scene_groups = [np.flatnonzero(scene_of == s) for s in np.unique(scene_of)]
         self._tables: OrderedDict = OrderedDict()
         self._cache_size = cache_size
+        self._cache_bytes = cache_bytes
 
     def __len__(self) -> int:
         return len(self.index)
@@ -204,27 +211,46 @@ class ReaderFrames:
         if key in self._tables:
             self._tables.move_to_end(key)
             return self._tables[key]
-        labels = self.reader.grasp_labels(obj_id)
         scene_objects = self.reader.object_ids(scene)
         if obj_id not in scene_objects:
             raise ValueError(f"object {obj_id} is annotated in scene {scene} but not in its object_id_list.txt")
-        scene_collision = self.reader.collision_labels(scene)[scene_objects.index(obj_id)]
-        tolerance = self.reader.tolerance(obj_id)
-        n = labels.num_points
+        table = self._build_table(scene, obj_id, scene_objects.index(obj_id))
+        self._tables[key] = table
+        while len(self._tables) > self._cache_size or (
+                len(self._tables) > 1 and sum(t.nbytes for t in self._tables.values()) > self._cache_bytes):
+            self._tables.popitem(last=False)
+        return table
+
+    def _build_table(self, scene: int, obj_id: int, slot: int) -> ObjectGraspTable:
+        """One (scene, object) table from the label files, reading only the kept points' rows:
+        the compact labels (``graspnet-ros data compact``) when present (nothing of them stays
+        cached), else the originals through the reader (which caches them per object)."""
+        from ..dataset.grasp_labels import compact_complete, compact_label_path, load_compact_labels, load_npz
+
+        layout = self.reader.layout
+        compact = compact_complete(layout.root, obj_id)
+        labels = (load_compact_labels(compact_label_path(layout.root, obj_id)) if compact
+                  else self.reader.grasp_labels(obj_id))
+        n = len(labels.points)
         sel = np.arange(n)
         if self.max_label_points and n > self.max_label_points:
             sel = np.sort(np.random.default_rng([self.seed, scene, obj_id]).choice(
                 n, self.max_label_points, replace=False))
-        collision = np.asarray(labels.collision[sel], dtype=bool) | np.asarray(scene_collision[sel], dtype=bool)
-        table = ObjectGraspTable.from_arrays(
-            obj_id, np.asarray(labels.points[sel]), np.asarray(labels.scores[sel]),
-            np.asarray(labels.offsets[sel][..., 2]), collision,
-            None if tolerance is None else np.asarray(tolerance[sel]), self.cfg.score_target,
-            self.label_cfg.max_width)
-        self._tables[key] = table
-        if len(self._tables) > self._cache_size:
-            self._tables.popitem(last=False)
-        return table
+        # this object's member only: a compressed member is inflated alone, a stored one memory-mapped
+        scene_collision = load_npz(layout.collision_label(scene), (f"arr_{slot}",))[f"arr_{slot}"]
+        if scene_collision.shape[0] != n:
+            raise ValueError(f"{layout.collision_label(scene)}: arr_{slot} has {scene_collision.shape[0]} "
+                             f"points, object {obj_id}'s labels {n}: wrong object order or stale labels")
+        collision = np.asarray(scene_collision[sel], dtype=bool)
+        if compact:
+            mu, widths, tolerance = labels.rows(sel)  # object collision is folded into mu (0)
+        else:
+            mu, widths = np.asarray(labels.scores[sel]), np.asarray(labels.offsets[sel, ..., 2])
+            collision |= np.asarray(labels.collision[sel], dtype=bool)
+            tol = self.reader.tolerance(obj_id)
+            tolerance = None if tol is None else np.asarray(tol[sel])
+        return ObjectGraspTable.from_arrays(obj_id, np.asarray(labels.points[sel]), mu, widths, collision,
+                                            tolerance, self.cfg.score_target, self.label_cfg.max_width)
 
     def get(self, index: int, num_points: int, rng: np.random.Generator) -> FrameLabels:
         from ..dataset.cloud import frame_point_cloud
