@@ -234,3 +234,19 @@ def test_bucket_fps_spreads_points(gen):
     exact = po.gather_points(xyz, po.farthest_point_sample(xyz, 64, backend="fpsample"))[0]
     de = torch.cdist(exact, exact) + torch.eye(64) * 10
     assert d.min() > 0.5 * de.min()  # coverage close to exact FPS
+
+
+def test_pooled_crop_equals_mlp_over_every_slot(gen):
+    from graspnet_ros.model.backbone import SharedMLP
+    from graspnet_ros.model.cylinder import cylinder_crop, cylinder_crop_pooled
+
+    xyz = rand(gen, 2, 500, 3, dtype=torch.float32) * 0.1
+    centers = xyz[:, :20]
+    rot = _random_frames(gen, 2, 20).float()
+    mlp = SharedMLP((3, 16, 32)).eval()
+    args = (0.03, -0.02, (0.01, 0.02, 0.03), 12)
+    with torch.no_grad():
+        want = mlp(cylinder_crop(xyz, centers, rot, *args)).amax(dim=3)
+        got = cylinder_crop_pooled(mlp, xyz, centers, rot, *args)
+    assert got.shape == want.shape == (2, 20, 3, 32)
+    assert torch.allclose(got, want, rtol=1e-5, atol=1e-6)

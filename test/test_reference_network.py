@@ -331,7 +331,7 @@ def test_reference_network_matches_the_loop_forward(baseline_checkpoint):
     import graspnet_ros.model.backbone as bb
     import graspnet_ros.model.heads as hd
 
-    fps, bq, nn3, crop = bb.farthest_point_sample, bb.query_and_group_cl, bb.three_nn, hd.cylinder_crop
+    fps, nn3, crop = bb.farthest_point_sample, bb.three_nn, hd.cylinder_crop_pooled
 
     def spy_fps(xyz, m, backend):
         seen.setdefault("fps", []).append(fps(xyz, m, backend)[0].numpy())
@@ -342,17 +342,17 @@ def test_reference_network_matches_the_loop_forward(baseline_checkpoint):
         seen.setdefault("nn", []).append(i[0].numpy())
         return d, i
 
-    def spy_crop(xyz, centers, rot, *args):
+    def spy_crop(mlp, xyz, centers, rot, *args):
         from graspnet_ros.model.cylinder import cylinder_query
         seen["cyl"] = cylinder_query(xyz, centers, rot, *args[:4])[0].numpy()
-        return crop(xyz, centers, rot, *args)
+        return crop(mlp, xyz, centers, rot, *args)
 
     try:
-        bb.farthest_point_sample, bb.three_nn, hd.cylinder_crop = spy_fps, spy_nn, spy_crop
+        bb.farthest_point_sample, bb.three_nn, hd.cylinder_crop_pooled = spy_fps, spy_nn, spy_crop
         with torch.no_grad():
             out = model(torch.from_numpy(cloud)[None])
     finally:
-        bb.farthest_point_sample, bb.query_and_group_cl, bb.three_nn, hd.cylinder_crop = fps, bq, nn3, crop
+        bb.farthest_point_sample, bb.three_nn, hd.cylinder_crop_pooled = fps, nn3, crop
     # sampling, neighbourhoods and crops: identical indices
     for i in range(4):
         assert np.array_equal(seen["fps"][i], ref[f"sa{i + 1}_inds"]), f"FPS level {i + 1}"

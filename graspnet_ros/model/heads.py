@@ -14,7 +14,7 @@ from torch import nn
 
 from ..views import fibonacci_views
 from .backbone import SharedMLP, linear_bn
-from .cylinder import cylinder_crop, viewpoint_to_rotation
+from .cylinder import cylinder_crop, cylinder_crop_pooled, viewpoint_to_rotation
 
 
 @dataclass
@@ -77,9 +77,12 @@ class CloudCrop(nn.Module):
 
     def forward(self, seed_xyz: torch.Tensor, cloud_xyz: torch.Tensor, rot: torch.Tensor) -> torch.Tensor:
         """-> (B, Ns, D, C) channels-last crop features."""
-        local = cylinder_crop(cloud_xyz, seed_xyz, rot, self.radius, self.hmin, self.hmaxs, self.nsample,
-                              self.search)
-        return self.mlps(local).amax(dim=3)
+        if self.training:  # batch-norm statistics over every slot, repeats included, as the reference trains
+            local = cylinder_crop(cloud_xyz, seed_xyz, rot, self.radius, self.hmin, self.hmaxs, self.nsample,
+                                  self.search)
+            return self.mlps(local).amax(dim=3)
+        return cylinder_crop_pooled(self.mlps, cloud_xyz, seed_xyz, rot, self.radius, self.hmin, self.hmaxs,
+                                    self.nsample, self.search)
 
 
 class OperationNet(_Conv1dHead):
