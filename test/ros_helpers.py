@@ -61,3 +61,42 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, period: float
             return True
         time.sleep(period)
     return predicate()
+
+
+def require_ros_cli() -> str:
+    """Path of the ``ros2`` command (with ``launch``, ``run`` and ``launch_ros``), else fail when
+    GRASPNET_REQUIRE_ROS_CLI=1 (CI, .ci/run) or skip, saying what is missing."""
+    import importlib.util
+    import shutil
+    import sys
+    from pathlib import Path
+
+    exe = shutil.which("ros2") or str(Path(sys.executable).with_name("ros2"))
+    missing = [m for m in ("launch_ros", "ros2launch", "ros2run") if importlib.util.find_spec(m) is None]
+    if Path(exe).is_file() and not missing:
+        return exe
+    import pytest
+
+    message = ("the ROS 2 command-line tools are not installed (" + ", ".join(missing or ["ros2"]) +
+               "): source a ROS 2 install, or set GRASPNET_ROS2_UPSTREAM to the upstream sources "
+               "(../shared/ros2-upstream) before scripts/setup.sh")
+    if os.environ.get("GRASPNET_REQUIRE_ROS_CLI") == "1":
+        pytest.fail(message + " and GRASPNET_REQUIRE_ROS_CLI=1 requires them")
+    pytest.skip(message)
+
+
+def ros_cli_env(**extra: str) -> dict[str, str]:
+    """The environment of a shell where the user typed ``ros2 ...``: this venv first on PATH,
+    its prefix on AMENT_PREFIX_PATH, the session's domain / LOCALHOST discovery / log dir."""
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ)
+    env.pop("_ROS_WHEELS_BOOTSTRAP_COMPLETE", None)
+    venv = str(Path(sys.executable).parent.parent)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "/usr/bin:/bin")])
+    if venv not in env.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
+        env["AMENT_PREFIX_PATH"] = os.pathsep.join(p for p in (venv, env.get("AMENT_PREFIX_PATH")) if p)
+    assert env["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
+    env.update(extra)
+    return env

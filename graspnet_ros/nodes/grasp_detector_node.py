@@ -27,7 +27,7 @@ import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
-from rclpy.qos import QoSProfile
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
@@ -45,12 +45,25 @@ from .markers import grasp_markers
 from .params import declare_all
 
 
+INPUT_QOS = {"auto": None, "sensor_data": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
+
+
+def input_qos(reliability: ReliabilityPolicy) -> QoSProfile:
+    """QoS of the input subscriptions: keep-last 1 (latest frame wins also at the DDS level),
+    volatile, with ``reliability``. Best effort (sensor-data QoS) matches reliable and
+    best-effort publishers; reliable matches reliable publishers only."""
+    return QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=reliability,
+                      durability=DurabilityPolicy.VOLATILE)
+
+
 class GraspDetectorNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("grasp_detector_node", **kwargs)
         self.p = p = declare_all(self, PARAMETERS)
         if p["input"] not in ("cloud", "depth"):
             raise ValueError(f"parameter input='{p['input']}' must be cloud or depth")
+        if p["input_qos"] not in INPUT_QOS:
+            raise ValueError(f"parameter input_qos='{p['input_qos']}' must be one of {sorted(INPUT_QOS)}")
         self.tool = ToolFrame.from_config({"convention": p["tool_frame.convention"],
                                            "tcp_offset": p["tool_frame.tcp_offset"]})
         self.pipeline = build_pipeline(p)
@@ -64,12 +77,11 @@ class GraspDetectorNode(Node):
         self.pub_grasps = self.create_publisher(GraspArray, "grasps", 5)
         self.pub_best = self.create_publisher(PoseStamped, "best_grasp", 5)
         self.pub_markers = self.create_publisher(MarkerArray, "grasp_markers", 5)
-        qos = QoSProfile(depth=1)  # latest-frame-wins also at the DDS level
-        if p["input"] == "cloud":
-            self.create_subscription(PointCloud2, p["cloud_topic"], self._on_input, qos)
-        else:
-            self.create_subscription(Image, p["depth_topic"], self._on_input, qos)
-            self.create_subscription(CameraInfo, p["camera_info_topic"], self._on_info, qos)
+        self._subs: list = []
+        self.input_reliability = INPUT_QOS[p["input_qos"]] or ReliabilityPolicy.RELIABLE
+        self._subscribe_input(self.input_reliability)
+        if p["input_qos"] == "auto":  # follow the publishers' reliability (see _adapt_qos)
+            self.create_timer(1.0, self._adapt_qos)
         self.create_service(DetectGrasps, "detect_grasps", self._on_detect,
                             callback_group=MutuallyExclusiveCallbackGroup())
         self._worker = threading.Thread(target=self._work, name="grasp_detector_worker", daemon=True)
@@ -78,6 +90,39 @@ class GraspDetectorNode(Node):
         self.get_logger().info(f"detector '{self.pipeline.detector.name}' on {self.resolve_topic_name(topic)}")
 
     # -- input ---------------------------------------------------------------
+    def _input_topics(self) -> list[str]:
+        p = self.p
+        return [p["cloud_topic"]] if p["input"] == "cloud" else [p["depth_topic"], p["camera_info_topic"]]
+
+    def _subscribe_input(self, reliability: ReliabilityPolicy) -> None:
+        for sub in self._subs:
+            self.destroy_subscription(sub)
+        qos = input_qos(reliability)
+        p = self.p
+        if p["input"] == "cloud":
+            self._subs = [self.create_subscription(PointCloud2, p["cloud_topic"], self._on_input, qos)]
+        else:
+            self._subs = [self.create_subscription(Image, p["depth_topic"], self._on_input, qos),
+                          self.create_subscription(CameraInfo, p["camera_info_topic"], self._on_info, qos)]
+        self.input_reliability = reliability
+
+    def _adapt_qos(self) -> None:
+        """input_qos 'auto': best effort once a best-effort publisher is on an input topic,
+        reliable while all publishers are reliable. (A best-effort reader also matches reliable
+        writers, but Fast DDS then drops every message larger than its shared-memory segment,
+        about 0.5 MB, between processes: a full-resolution cloud never arrives.)"""
+        infos = [i for t in self._input_topics()
+                 for i in self.get_publishers_info_by_topic(self.resolve_topic_name(t))]
+        if not infos:
+            return
+        want = (ReliabilityPolicy.BEST_EFFORT
+                if any(i.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT for i in infos)
+                else ReliabilityPolicy.RELIABLE)
+        if want != self.input_reliability:
+            self.get_logger().info(f"input QoS -> {want.name.lower()} (publishers on "
+                                   f"{', '.join(self._input_topics())})")
+            self._subscribe_input(want)
+
     def _on_input(self, msg) -> None:
         self.latest_input = msg
         self.slot.put(msg)

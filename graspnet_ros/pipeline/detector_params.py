@@ -20,6 +20,9 @@ PARAMETERS = [
           "Depth image topic, 16UC1 mm or 32FC1 m (input: depth)."),
     Param("camera_info_topic", "camera/aligned_depth_to_color/camera_info",
           "CameraInfo of the depth image (input: depth)."),
+    Param("input_qos", "auto", "Input subscription QoS: auto (best effort as soon as a best-effort "
+          "publisher appears, else reliable), sensor_data (best effort: matches any publisher, but Fast DDS "
+          "loses messages over ~0.5 MB between processes) or reliable (reliable publishers only)."),
     Param("depth_stride", 1, "Use every n-th depth pixel in both directions (input: depth).", (1, 16)),
     Param("detector", "auto", f"Detector: {' | '.join(DETECTOR_KINDS)} (auto: model if a checkpoint is "
           "given, else the model-free baseline)."),
