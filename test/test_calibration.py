@@ -506,3 +506,68 @@ def test_markers_command(tmp_path):
     assert square_px / 200 * 25.4 == pytest.approx(30.0, abs=0.1)  # true size at the stated dpi
     code, _, stderr = run_cli("markers", "--target", config, "--out", tmp_path / "board.svg")
     assert code == 2 and ".pdf or .png" in stderr
+
+
+# --------------------------------------------------------------------------- calibration drives the arm
+
+def test_calibrate_output_drives_the_executor_and_the_mount(tmp_path):
+    """Eye-to-hand: `graspnet-ros calibrate` on rendered board images; the executor (sim arm),
+    the camera mount (/tf_static) read that file unchanged, and the gripper closes on the box."""
+    import trimesh
+
+    from graspnet_ros.calibration.result import base_from_camera, read_calibration
+    from graspnet_ros.cameras.mount import CameraMount
+    from graspnet_ros.grasp import GraspGroup
+    from graspnet_ros.robot.executor import ExecutorConfig, GraspExecutor, load_calibration
+    from graspnet_ros.robot.sim import SimArm, SimObject
+
+    T_base_cam = make_transform(np.diag([1.0, -1.0, -1.0]), [0.1, 0.05, 0.6])  # looking straight down
+    Z = make_transform(Rotation.from_euler("x", 180, degrees=True).as_matrix(), [0.0, 0.0, 0.05])  # T_flange<-target
+    rng = np.random.default_rng(4)
+    C_true = sample_view_poses(8, (0.4, 0.7), 35, max_roll_deg=60, rng=rng)  # T_cam<-target
+    flange = T_base_cam @ C_true @ invert(Z)
+    images = tmp_path / "images"
+    images.mkdir()
+    for i, c in enumerate(C_true):
+        cv2.imwrite(str(images / f"view_{i:02d}.png"), render_target(BOARD, c, rng=i))
+    np.save(tmp_path / "camK.npy", D435_K)
+    np.save(tmp_path / "flange.npy", flange)
+    out = tmp_path / "calib.yaml"
+    code, stdout, stderr = run_cli("calibrate", "--images", images, "--camK", tmp_path / "camK.npy",
+                                   "--robot-poses", tmp_path / "flange.npy", "--mode", "eye-to-hand",
+                                   "--target", write_config(tmp_path / "cfg.yaml", "eye-to-hand"), "--out", out)
+    assert code == 0, stderr
+    calib = read_calibration(out)
+    assert calib.mode == "eye-to-hand" and calib.parent_frame == "base_link"
+    rot, trans = pose_error(calib.transform, T_base_cam)
+    assert rot < 0.3 and trans < 0.002, (rot, trans)
+
+    # TF: the camera mount published on /tf_static comes from the same file
+    mount = CameraMount.from_calibration_file(out)
+    assert mount.parent_frame == "base_link"
+    np.testing.assert_allclose(mount.T_parent_optical, calib.transform, atol=1e-9)
+
+    # the executor reads it unchanged and maps camera-frame grasps to the base
+    np.testing.assert_allclose(load_calibration(out), calib.transform, atol=1e-12)
+    box = trimesh.creation.box((0.05, 0.05, 0.08))
+    arm = SimArm([SimObject(box, make_transform(np.eye(3), [0.1, 0.05, 0.04]), name="box")])
+    ex = GraspExecutor(arm, ExecutorConfig.from_mapping({"calibration": {"file": str(out)}}))
+    top_base = GraspGroup.from_approach(np.array([[0.1, 0.05, 0.08]]), np.array([[0.0, 0.0, -1.0]]),
+                                        np.array([0.0]), depth=0.02, width=0.06, frame_id="base_link")
+    seen = top_base.transform(invert(T_base_cam), frame_id="camera_color_optical_frame")  # as the camera sees it
+    arm.reset(0)
+    result = ex.execute(seen, arm.scene_points())
+    assert result.success, result
+    assert 0.03 < arm.gripper_width() < 0.06  # closed on the 5 cm box, not on air
+
+    # eye-in-hand: T_flange<-camera composed with the flange pose at capture time
+    (tmp_path / "hand.yaml").write_text(yaml.safe_dump({"mode": "eye-in-hand",
+                                                         "matrix": X_EYE_IN_HAND.tolist()}))
+    T_base_flange = make_transform(np.eye(3), [0.3, 0.0, 0.5])
+    np.testing.assert_allclose(load_calibration(tmp_path / "hand.yaml", T_base_flange),
+                               T_base_flange @ X_EYE_IN_HAND, atol=1e-12)
+    with pytest.raises(ValueError, match="flange pose"):
+        load_calibration(tmp_path / "hand.yaml")
+    with pytest.raises(ValueError, match="moves with the arm"):
+        CameraMount.from_calibration_file(tmp_path / "hand.yaml")
+    np.testing.assert_allclose(base_from_camera(calib), calib.transform)

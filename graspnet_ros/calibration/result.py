@@ -225,3 +225,90 @@ def save_calibration(result: CalibrationResult, path: str | Path, force: bool = 
             with atomic_path(backup) as tmp_backup:
                 shutil.copyfile(path, tmp_backup)
     return path
+
+
+#: ``mode`` of a calibration file -> what its transform is
+CAMERA_MODES = {"eye-to-hand": "T_base<-camera", "eye-in-hand": "T_flange<-camera"}
+
+
+def read_calibration(path: str | Path) -> CalibrationResult:
+    """The one reader of camera calibration files, for the executor, the camera mount and TF.
+
+    Accepts what ``graspnet-ros calibrate`` / calibration_node write (:func:`save_calibration`:
+    ``format``, ``matrix``, ``translation`` + ``quaternion_xyzw``, frames, ``mode``, checked
+    for consistency), and a hand-written file with ``transform`` or ``matrix`` (4x4), or
+    ``translation`` (m) + ``quaternion`` / ``quaternion_xyzw`` / ``rotation`` (x, y, z, w);
+    a hand-written file may name ``parent_frame``, ``child_frame`` and ``mode``
+    (default eye-to-hand: the transform is T_parent<-camera, parent = the robot base).
+    A failed calibration (``ok: false``) is refused. Lengths in metres.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"calibration file not found: {path} (run `graspnet-ros calibrate` or the "
+                                f"calibration node, or write one by hand; see docs/nodes.md)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from None
+    return calibration_from_mapping(data, str(path))
+
+
+def calibration_from_mapping(data: Any, source: str = "calibration") -> CalibrationResult:
+    """A calibration from the parsed YAML mapping (see :func:`read_calibration`); ValueError
+    naming the problem for anything else, a non-camera mode or a failed calibration."""
+    result = CalibrationResult.from_dict(data, source) if isinstance(data, dict) and "format" in data \
+        else _hand_written(data, source)
+    if result.mode not in CAMERA_MODES:
+        raise ValueError(f"{source}: mode '{result.mode}' does not place a camera on a robot; "
+                         f"expected one of {sorted(CAMERA_MODES)}")
+    if not result.ok:
+        raise ValueError(f"{source}: this calibration failed ({result.failure or 'ok: false'}); "
+                         "recalibrate before using it")
+    return result
+
+
+def _hand_written(data: Any, source: str) -> CalibrationResult:
+    need = ("needs 'transform' or 'matrix' (4x4), or 'translation' (3, m) and 'quaternion' "
+            "(x, y, z, w), giving T_parent<-camera")
+    if not isinstance(data, dict):
+        raise ValueError(f"{source}: calibration {need}")
+    try:
+        if data.get("transform") is not None or data.get("matrix") is not None:
+            T = np.asarray(data["transform"] if data.get("transform") is not None else data["matrix"],
+                           dtype=np.float64)
+            if T.shape != (4, 4):
+                raise ValueError(f"{source}: the transform must be 4x4, got shape {T.shape}")
+        else:
+            q = next((data[k] for k in ("quaternion", "quaternion_xyzw", "rotation") if data.get(k) is not None),
+                     None)
+            if data.get("translation") is None or q is None:
+                raise ValueError(f"{source}: calibration {need}")
+            q = np.asarray(q, dtype=np.float64)
+            t = np.asarray(data["translation"], dtype=np.float64)
+            if q.shape != (4,) or t.shape != (3,) or not np.linalg.norm(q) > 0:
+                raise ValueError(f"{source}: translation must have 3 numbers and the quaternion 4 (x, y, z, w)")
+            T = make_transform(Rotation.from_quat(q / np.linalg.norm(q)).as_matrix(), t)
+    except (TypeError, ValueError) as exc:
+        if str(exc).startswith(source):
+            raise
+        raise ValueError(f"{source}: malformed calibration ({exc})") from None
+    T = check_transforms(T, f"{source}: transform").reshape(4, 4)
+    mode = str(data.get("mode", "eye-to-hand"))
+    default_parent = "tool0" if mode == "eye-in-hand" else "base_link"
+    return CalibrationResult(T, str(data.get("parent_frame", default_parent)),
+                             str(data.get("child_frame", "camera_color_optical_frame")), mode, "manual")
+
+
+def base_from_camera(calibration: CalibrationResult, T_base_flange: np.ndarray | None = None) -> np.ndarray:
+    """T_base<-camera (4x4, m) of a calibration at capture time.
+
+    Eye-to-hand: the calibrated transform. Eye-in-hand: the calibrated T_flange<-camera
+    composed with the arm's flange pose T_base<-flange when the frame was captured (required).
+    """
+    T = np.asarray(calibration.transform, dtype=np.float64)
+    if calibration.mode == "eye-to-hand":
+        return T.copy()
+    if T_base_flange is None:
+        raise ValueError("an eye-in-hand calibration gives T_flange<-camera: the flange pose "
+                         "T_base<-flange at capture time is needed to place the camera")
+    return check_transforms(np.asarray(T_base_flange, dtype=np.float64), "T_base<-flange").reshape(4, 4) @ T

@@ -86,34 +86,19 @@ class CameraMount:
 
     @classmethod
     def from_calibration_file(cls, path: str | Path, name: str = "camera") -> "CameraMount":
-        """Read a calibration YAML (see the module docstring)."""
-        import yaml
+        """The mount from a calibration file, read by the package's one reader
+        (:func:`graspnet_ros.calibration.result.read_calibration`): an eye-to-hand result
+        (parent = robot base) or a hand-written ``parent_frame`` / ``child_frame`` /
+        ``matrix``. An eye-in-hand result moves with the arm: it is not a fixed mount."""
+        from ..calibration.result import read_calibration
 
-        path = Path(path).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"camera calibration file not found: {path}")
-        data = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(data, dict) or "parent_frame" not in data:
-            raise ValueError(f"{path}: needs 'parent_frame', 'child_frame' and 'matrix' "
-                             "(or 'translation' + 'rotation' [qx, qy, qz, qw])")
-        if "matrix" in data:
-            T = np.asarray(data["matrix"], dtype=float)
-            if T.shape != (4, 4):
-                raise ValueError(f"{path}: 'matrix' must be 4x4, got {T.shape}")
-        elif "translation" in data and "rotation" in data:
-            T = np.eye(4)
-            q = np.asarray(data["rotation"], float)
-            if q.shape != (4,) or not np.linalg.norm(q) > 0:
-                raise ValueError(f"{path}: 'rotation' must be a quaternion [qx, qy, qz, qw]")
-            T[:3, :3] = Rotation.from_quat(q / np.linalg.norm(q)).as_matrix()
-            T[:3, 3] = np.asarray(data["translation"], float).reshape(3)
-        else:
-            raise ValueError(f"{path}: needs 'matrix' or 'translation' + 'rotation'")
-        R = T[:3, :3]
-        if not np.isfinite(T).all() or np.abs(R.T @ R - np.eye(3)).max() > 1e-4 or np.linalg.det(R) < 0:
-            raise ValueError(f"{path}: the transform is not a finite rigid transform")
-        child = str(data.get("child_frame", f"{name}_link"))
-        mount = cls(str(data["parent_frame"]), T, name)
+        calib = read_calibration(path)
+        if calib.mode != "eye-to-hand":
+            raise ValueError(f"{path}: an {calib.mode} calibration (T_flange<-camera) moves with the arm; "
+                             "a fixed camera mount needs an eye-to-hand one")
+        T = np.asarray(calib.transform, dtype=float)
+        child = calib.child_frame
+        mount = cls(calib.parent_frame, T, name)
         if child == mount.optical_frame:
             return cls(mount.parent_frame, T @ np.linalg.inv(T_LINK_OPTICAL), name)
         if child != mount.link_frame:

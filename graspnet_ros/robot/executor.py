@@ -53,32 +53,23 @@ class SafetyViolation(RuntimeError):
     """A command was about to leave the allowed workspace (raised before sending it)."""
 
 
-def load_calibration(path: str | Path) -> np.ndarray:
-    """T_base<-camera (4x4) from a YAML file.
-
-    Accepted keys: ``transform`` (4x4 nested list) or ``translation`` (3, m)
-    with ``quaternion`` (x, y, z, w).
+def load_calibration(path: str | Path, T_base_flange: np.ndarray | None = None) -> np.ndarray:
+    """T_base<-camera (4x4, m) from a calibration file, read by the package's one reader
+    (:func:`graspnet_ros.calibration.result.read_calibration`: what ``graspnet-ros calibrate``
+    writes, unchanged, or a hand-written ``transform`` / ``translation`` + ``quaternion``).
+    An eye-in-hand file (T_flange<-camera) needs the flange pose T_base<-flange at capture time.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"calibration file not found: {path}")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    try:
-        return calibration_from_mapping(data)
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from exc
+    from ..calibration.result import base_from_camera, read_calibration
+
+    return base_from_camera(read_calibration(path), T_base_flange)
 
 
 def calibration_from_mapping(data: Mapping[str, Any]) -> np.ndarray:
-    """T_base<-camera from ``{transform: 4x4}`` or ``{translation, quaternion (xyzw)}``."""
-    if not isinstance(data, Mapping):
-        raise ValueError("calibration must be a mapping with 'transform' or 'translation' + 'quaternion'")
-    if data.get("transform") is not None:
-        return as_pose(np.asarray(data["transform"], dtype=np.float64), "calibration 'transform'")
-    if data.get("translation") is not None and data.get("quaternion") is not None:
-        return pose_from_xyz_quat(data["translation"], data["quaternion"])
-    raise ValueError("calibration needs 'transform' (4x4) or 'translation' (3) and 'quaternion' "
-                     "(x, y, z, w) giving T_base<-camera")
+    """T_base<-camera from an inline mapping (same keys as a calibration file)."""
+    from ..calibration.result import base_from_camera
+    from ..calibration.result import calibration_from_mapping as read_mapping
+
+    return base_from_camera(read_mapping(data, "executor calibration"))
 
 
 def _speed(cfg: Mapping[str, Any] | None, default: SpeedLimits) -> SpeedLimits:
