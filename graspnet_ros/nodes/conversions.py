@@ -472,3 +472,59 @@ def matrix_to_transform_stamped(T: np.ndarray, parent_frame: str, child_frame: s
                          f"(got '{parent_frame}' -> '{child_frame}')")
     return TransformStamped(header=_header(parent_frame, stamp), child_frame_id=child_frame,
                             transform=matrix_to_transform(T))
+
+
+def grasps_to_moveit(grasps: GraspGroup, tool: Any, stamp: Any = None, *, finger_joints: list[str],
+                     open_width: float, max_effort: float = 0.0, approach_distance: float = 0.10,
+                     min_approach: float = 0.05, retreat_distance: float = 0.10, min_retreat: float = 0.05,
+                     posture_time: float = 0.5) -> list:
+    """``moveit_msgs/Grasp`` per grasp, in rank order (imports moveit_msgs: a ROS install's or
+    the one built from upstream files; ImportError where there is none).
+
+    - ``grasp_pose``: pose of the end-effector parent link (``tool``: rotation + TCP offset,
+      :func:`graspnet_ros.tool_frame.grasp_to_tool_poses`, the package's one conversion) in
+      ``grasps.frame_id``; ``grasp_quality``: the score; ``id``: the rank.
+    - ``pre_grasp_approach``: along the grasp's approach axis (in ``grasps.frame_id``),
+      ``approach_distance`` desired, ``min_approach`` minimum (m); ``post_grasp_retreat``: back
+      along it, ``retreat_distance`` / ``min_retreat`` (m).
+    - ``pre_grasp_posture`` opens each joint of ``finger_joints`` to ``open_width / 2`` (m, one
+      prismatic joint per finger); ``grasp_posture`` closes them to the grasp width / 2 with
+      ``max_effort`` (N, 0 = unset), both reached after ``posture_time`` s.
+    """
+    from builtin_interfaces.msg import Duration
+    from geometry_msgs.msg import Vector3, Vector3Stamped
+    from moveit_msgs.msg import Grasp as MoveItGrasp
+    from moveit_msgs.msg import GripperTranslation
+    from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+    from ..tool_frame import grasp_to_tool_poses
+
+    header = _header(grasps.frame_id, stamp)
+    if not len(grasps):
+        return []
+    poses = grasp_to_tool_poses(grasps, tool)
+    approaches = grasps.approaches
+    t = Duration(sec=int(posture_time), nanosec=int(round((posture_time % 1.0) * 1e9)))
+
+    def posture(width: float, effort: float) -> JointTrajectory:
+        n = len(finger_joints)
+        point = JointTrajectoryPoint(positions=[float(width) / 2.0] * n, time_from_start=t)
+        if effort > 0:
+            point.effort = [float(effort)] * n
+        return JointTrajectory(header=header, joint_names=list(finger_joints), points=[point])
+
+    def translation(direction: np.ndarray, desired: float, minimum: float) -> GripperTranslation:
+        v = Vector3(x=float(direction[0]), y=float(direction[1]), z=float(direction[2]))
+        return GripperTranslation(direction=Vector3Stamped(header=header, vector=v),
+                                  desired_distance=float(desired), min_distance=float(minimum))
+
+    out = []
+    for i in range(len(grasps)):
+        out.append(MoveItGrasp(
+            id=str(i), grasp_pose=matrix_to_pose_stamped(poses[i], grasps.frame_id, stamp),
+            grasp_quality=float(grasps.scores[i]),
+            pre_grasp_posture=posture(open_width, 0.0), grasp_posture=posture(grasps.widths[i], max_effort),
+            pre_grasp_approach=translation(approaches[i], approach_distance, min_approach),
+            post_grasp_retreat=translation(-approaches[i], retreat_distance, min_retreat),
+            max_contact_force=float(max_effort)))
+    return out

@@ -3,13 +3,15 @@
 Subscribes ``camera/depth/color/points`` (PointCloud2) or, with
 ``input: depth``, ``camera/aligned_depth_to_color/image_raw`` +
 ``camera/aligned_depth_to_color/camera_info``; topic names are parameters and
-can also be remapped (realsense2_camera: ``/camera/camera/depth/color/points``;
-Azure Kinect driver: ``/points2`` or ``/depth_to_rgb/image_raw`` + ``/rgb/camera_info``).
+can also be remapped (driver conventions: ``graspnet_ros.cameras.ros_drivers``).
 
 Publishes ``grasps`` (graspnet_ros/GraspArray, best first, in the input's
 frame), ``best_grasp`` (PoseStamped of the best grasp in the configured tool
 frame convention) and ``grasp_markers`` (MarkerArray); serves
-``detect_grasps`` (graspnet_ros/DetectGrasps).
+``detect_grasps`` (graspnet_ros/DetectGrasps). Where moveit_msgs and
+grasping_msgs are installed it also publishes ``grasps_moveit``
+(grasping_msgs/GraspableObject: the ranked moveit_msgs/Grasp[]) and serves the
+``plan_grasps`` action (grasping_msgs/action/GraspPlanning).
 
 Latest-frame-wins: the subscription callback only drops the message into a
 one-element slot; a worker thread processes the newest message when it is
@@ -84,6 +86,9 @@ class GraspDetectorNode(Node):
             self.create_timer(1.0, self._adapt_qos)
         self.create_service(DetectGrasps, "detect_grasps", self._on_detect,
                             callback_group=MutuallyExclusiveCallbackGroup())
+        self.pub_moveit = self._moveit_server = None
+        if p["moveit.enabled"]:
+            self._start_moveit()
         self._worker = threading.Thread(target=self._work, name="grasp_detector_worker", daemon=True)
         self._worker.start()
         topic = p["cloud_topic"] if p["input"] == "cloud" else p["depth_topic"]
@@ -173,6 +178,11 @@ class GraspDetectorNode(Node):
         if len(grasps):
             T = grasp_to_tool_poses(grasps[:1], self.tool)[0]
             self.pub_best.publish(cv.matrix_to_pose_stamped(T, grasps.frame_id, header.stamp))
+        if self.pub_moveit is not None:
+            from grasping_msgs.msg import GraspableObject, Object
+
+            self.pub_moveit.publish(GraspableObject(object=Object(header=header),
+                                                    grasps=self.moveit_grasps(grasps, header)))
         self.pub_markers.publish(grasp_markers(grasps[: self.p["markers.max"]], header,
                                                self.p["markers.line_width"]))
 
@@ -188,6 +198,52 @@ class GraspDetectorNode(Node):
                 if rclpy.ok(context=self.context):
                     self.get_logger().error(f"publishing failed: {exc}")
             self.processed += 1
+
+    # -- MoveIt ------------------------------------------------------------------
+    def _start_moveit(self) -> None:
+        """grasps_moveit topic and plan_grasps action, where moveit_msgs and grasping_msgs exist."""
+        try:
+            from grasping_msgs.action import GraspPlanning
+            from grasping_msgs.msg import GraspableObject
+            from moveit_msgs.msg import Grasp  # noqa: F401 - the outputs' element type
+        except ImportError as exc:
+            self.get_logger().warning(f"moveit_msgs / grasping_msgs not installed ({exc.name}): running "
+                                      "without grasps_moveit and plan_grasps")
+            return
+        from rclpy.action import ActionServer
+
+        self.pub_moveit = self.create_publisher(GraspableObject, "grasps_moveit", 5)
+        self._moveit_server = ActionServer(self, GraspPlanning, "plan_grasps", self._on_plan_grasps,
+                                           callback_group=MutuallyExclusiveCallbackGroup())
+
+    def moveit_grasps(self, grasps: GraspGroup, header: Header) -> list:
+        """The ranked grasps as moveit_msgs/Grasp (see conversions.grasps_to_moveit)."""
+        p = self.p
+        return cv.grasps_to_moveit(
+            grasps, self.tool, header.stamp, finger_joints=list(p["moveit.finger_joints"]),
+            open_width=p["moveit.open_width"], max_effort=p["moveit.max_effort"],
+            approach_distance=p["moveit.approach_distance"], min_approach=p["moveit.min_approach"],
+            retreat_distance=p["moveit.retreat_distance"], min_retreat=p["moveit.min_retreat"])
+
+    def _on_plan_grasps(self, goal_handle):
+        """grasping_msgs/GraspPlanning: grasps on the goal object's point_cluster, or on the latest
+        input when it is empty; feedback carries the grasps once found, the result the same list."""
+        from grasping_msgs.action import GraspPlanning
+
+        cloud = goal_handle.request.object.point_cluster
+        msg = cloud if cloud.width * cloud.height > 0 else self.latest_input
+        if msg is None:
+            self.get_logger().error("plan_grasps: empty point_cluster and no input received yet")
+            goal_handle.abort()
+            return GraspPlanning.Result()
+        grasps, header, error = self.detect(msg)
+        if error:
+            goal_handle.abort()
+            return GraspPlanning.Result()
+        found = self.moveit_grasps(grasps, header)
+        goal_handle.publish_feedback(GraspPlanning.Feedback(grasps=found))
+        goal_handle.succeed()
+        return GraspPlanning.Result(grasps=found)
 
     # -- service -----------------------------------------------------------------
     def _on_detect(self, request: DetectGrasps.Request, response: DetectGrasps.Response):
@@ -206,6 +262,8 @@ class GraspDetectorNode(Node):
         return response
 
     def destroy_node(self) -> None:
+        if self._moveit_server is not None:
+            self._moveit_server.destroy()
         self.slot.close()
         self._worker.join(timeout=5.0)
         super().destroy_node()
