@@ -47,7 +47,7 @@ def dask_client(scheduler: Any, workers: int = 2, env: dict[str, str] | None = N
         if workers < 1:
             raise ValueError(f"--scheduler local needs --workers >= 1, got {workers}")
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, env=dict(env or {}))
+                               dashboard_address="127.0.0.1:0", env=dict(env or {}))
         client = Client(cluster)
         try:
             yield client
