@@ -4,7 +4,8 @@ Publishes (relative names; the launch files put the node in namespace ``camera``
 ``color/image_raw``, ``color/camera_info``, ``aligned_depth_to_color/image_raw``,
 ``aligned_depth_to_color/camera_info``, ``depth/color/points`` and, for the
 dataset source, ``dataset_frame``; static transforms of the mount on
-``/tf_static``. All messages of one capture share its stamp and the colour
+``/tf_static``; ``/diagnostics`` once a second (rate, publish latency,
+read errors, device state). All messages of one capture share its stamp and the colour
 optical frame id. Parameters: :data:`PARAMETERS` (documented in docs/nodes.md).
 """
 
@@ -22,6 +23,7 @@ from ..cameras.factory import SOURCES, make_camera
 from ..cameras.geometry import depth_to_points
 from ..cameras.mount import CameraMount
 from . import conversions as cv
+from .diagnostics import ERROR, OK, WARN, Diagnostics
 from .params import Param, declare_all
 from .tf import StaticTransformPublisher
 
@@ -127,6 +129,9 @@ class CameraNode(Node):
         self._is_open = False
         self._next_open = 0.0
         self._ended = False
+        self.read_errors = 0
+        self.diagnostics = Diagnostics(self, f"{p['source']} camera", self._diagnostic_status,
+                                       hardware_id=p["source"])
         self.timer = self.create_timer(1.0 / p["rate"], self.tick)
         self.get_logger().info(f"source '{p['source']}' -> {self.mount.optical_frame} at {p['rate']:.1f} Hz "
                                f"(mount {self.mount.parent_frame} -> {self.mount.link_frame})")
@@ -159,13 +164,28 @@ class CameraNode(Node):
             self._ended = True
             return
         except CameraError as exc:  # DeviceLost included: close, then reopen later
+            self.read_errors += 1
+            self.diagnostics.dropped = self.read_errors
             self.get_logger().error(f"{self.p['source']} camera: {exc}; reopening in "
                                     f"{self.p['retry_period']:.1f} s")
             self.camera.close()
             self._is_open = False
             self._next_open = time.monotonic() + self.p["retry_period"]
             return
+        t0 = time.perf_counter()
         self.publish(frame)
+        self.diagnostics.tick(time.perf_counter() - t0)
+
+    def _diagnostic_status(self):
+        """(level, message, values) for /diagnostics: the device state."""
+        state = "ended" if self._ended else "open" if self._is_open else "closed"
+        values = {"device_state": state, "open_failures": self.open_failures, "read_errors": self.read_errors,
+                  "frame_id": self.mount.optical_frame}
+        if self._ended:
+            return WARN, "recording ended", values
+        if not self._is_open:
+            return ERROR, f"{self.p['source']} camera not open ({self.open_failures} failed attempts)", values
+        return OK, "streaming", values
 
     def publish(self, frame: CameraFrame) -> None:
         msgs = frame_messages(frame, self.p)

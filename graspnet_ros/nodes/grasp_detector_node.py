@@ -11,7 +11,8 @@ frame convention) and ``grasp_markers`` (MarkerArray); serves
 ``detect_grasps`` (graspnet_ros/DetectGrasps). Where moveit_msgs and
 grasping_msgs are installed it also publishes ``grasps_moveit``
 (grasping_msgs/GraspableObject: the ranked moveit_msgs/Grasp[]) and serves the
-``plan_grasps`` action (grasping_msgs/action/GraspPlanning).
+``plan_grasps`` action (grasping_msgs/action/GraspPlanning). Diagnostics (rate,
+latency, frames dropped, input state) go to ``/diagnostics`` once a second.
 
 Latest-frame-wins: the subscription callback only drops the message into a
 one-element slot; a worker thread processes the newest message when it is
@@ -43,6 +44,7 @@ from ..pipeline.runner import DetectionResult
 from ..srv import DetectGrasps
 from ..tool_frame import ToolFrame, grasp_to_tool_poses
 from . import conversions as cv
+from .diagnostics import ERROR, OK, WARN, Diagnostics
 from .markers import grasp_markers
 from .params import declare_all
 
@@ -89,6 +91,9 @@ class GraspDetectorNode(Node):
         self.pub_moveit = self._moveit_server = None
         if p["moveit.enabled"]:
             self._start_moveit()
+        self._last_input = None  # time.monotonic() of the last input message
+        self._last_error = ""
+        self.diagnostics = Diagnostics(self, "detection", self._diagnostic_status)
         self._worker = threading.Thread(target=self._work, name="grasp_detector_worker", daemon=True)
         self._worker.start()
         topic = p["cloud_topic"] if p["input"] == "cloud" else p["depth_topic"]
@@ -129,6 +134,7 @@ class GraspDetectorNode(Node):
             self._subscribe_input(want)
 
     def _on_input(self, msg) -> None:
+        self._last_input = time.monotonic()
         self.latest_input = msg
         self.slot.put(msg)
 
@@ -191,13 +197,30 @@ class GraspDetectorNode(Node):
             msg = self.slot.take(timeout=0.2)
             if msg is None:
                 continue
-            grasps, header, _ = self.detect(msg)
+            t0 = time.perf_counter()
+            grasps, header, self._last_error = self.detect(msg)
+            self.diagnostics.tick(time.perf_counter() - t0)
             try:
                 self.publish(grasps, header)
             except Exception as exc:  # context shut down while publishing
                 if rclpy.ok(context=self.context):
                     self.get_logger().error(f"publishing failed: {exc}")
             self.processed += 1
+
+    def _diagnostic_status(self):
+        """(level, message, values) for /diagnostics."""
+        topic = self.resolve_topic_name(self._input_topics()[0])
+        self.diagnostics.dropped = self.slot.dropped
+        values = {"input_topic": topic, "detector": self.pipeline.detector.name,
+                  "input_reliability": self.input_reliability.name.lower()}
+        if self._last_input is None:
+            return WARN, f"no input received on {topic}", values
+        idle = time.monotonic() - self._last_input
+        if idle > 5.0:
+            return WARN, f"no input on {topic} for {idle:.0f} s", values
+        if self._last_error:
+            return ERROR, self._last_error, values
+        return OK, "detecting", values
 
     # -- MoveIt ------------------------------------------------------------------
     def _start_moveit(self) -> None:
