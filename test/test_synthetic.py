@@ -18,7 +18,8 @@ import trimesh
 from graspnet_ros._native import import_open3d
 from graspnet_ros.cli import main as cli_main
 from graspnet_ros.dataset.annotations_xml import read_annotations
-from graspnet_ros.dataset.generate import check_root, generate
+from graspnet_ros.dataset.check import check_root
+from graspnet_ros.dataset.generate import generate
 from graspnet_ros.dataset.layout import Layout, scene_ids
 from graspnet_ros.dataset.meta import read_meta
 from graspnet_ros.dataset.objects import (get_spec, load_collision, load_model, load_object_set, object_ids,
@@ -334,16 +335,25 @@ def test_scenes_are_resumable_and_reproducible(root, tmp_path):
 
 
 def test_check_and_draw_commands(root, tmp_path, capsys):
-    assert check_root(root, deep=True).ok
-    assert cli_main(["data", "check", "--root", str(root), "--deep"]) == 0
+    # the fixture is frames only (annotate_labels=False): the deep check finds every frame
+    # consistent and names exactly the label files it lacks
+    report = check_root(root, deep=True)
+    assert report.checked["consistency"] >= 6 and not report.by_category().get("consistency")
+    assert {p.category for p in report.problems} == {"grasp_labels", "collision_labels"}
+    assert {p.path.name for p in report.problems} == {"collision_labels.npz"} | {
+        f"{i:03d}_labels.npz" for i in report.objects}
+    assert all(p.message == "missing" for p in report.problems)
+    assert cli_main(["data", "check", "--root", str(root), "--deep"]) == 1
+    assert "grasp_labels            4 checked, 4 bad" in capsys.readouterr().out
     out = tmp_path / "frame.png"
     assert cli_main(["data", "draw", "--root", str(root), "--scene", "0", "--ann", "1", "--out", str(out)]) == 0
     assert out.stat().st_size > 10_000
     broken = tmp_path / "broken"
     shutil.copytree(root, broken)
-    Layout(broken).frame_file(0, "kinect", "label", 1).unlink()
+    gone = Layout(broken).frame_file(0, "kinect", "label", 1)
+    gone.unlink()
     assert cli_main(["data", "check", "--root", str(broken)]) == 1
-    assert "missing ['label']" in capsys.readouterr().out
+    assert f"ERROR {gone}: missing" in capsys.readouterr().out
     assert cli_main(["data", "draw", "--root", str(root), "--scene", "3", "--ann", "0", "--out", str(out)]) == 2
 
 

@@ -6,7 +6,9 @@ category: models, grasp_labels, tolerance, collision_labels, scene (the
 object id list), camera (camK / camera_poses / cam0_wrt_table), rgb, depth,
 label, meta, annotations, and consistency (frame counts across kinds, image
 sizes, object ids of the annotations against object_id_list.txt, collision
-label shapes against grasp labels).
+label shapes against grasp labels; deep: label values against the object ids,
+meta intrinsics against camK, and each frame's object poses against frame 0's
+through camera_poses).
 
 The quick check (default) opens only headers: PNG signatures and IHDR
 (size, bit depth, colour type), npz member headers (keys, shapes, dtypes),
@@ -216,8 +218,8 @@ def _check_camera(ck: _Checker, scene_id: int, camera: str, ids: list[int] | Non
         ck.report.checked["camera"] += 1
         ck.error("camera", cam_dir, "missing camera folder")
         return
-    ck.attempt("camera", lay.camK(scene_id, camera), load_matrix_file, lay.camK(scene_id, camera),
-               (3, 3), "camK")
+    K = ck.attempt("camera", lay.camK(scene_id, camera), load_matrix_file, lay.camK(scene_id, camera),
+                   (3, 3), "camK")
     poses = ck.attempt("camera", lay.camera_poses(scene_id, camera), load_matrix_file,
                        lay.camera_poses(scene_id, camera), (None, 4, 4), "camera_poses")
     ck.attempt("camera", lay.cam0_wrt_table(scene_id, camera), load_matrix_file,
@@ -241,6 +243,7 @@ def _check_camera(ck: _Checker, scene_id: int, camera: str, ids: list[int] | Non
                      f"frame {ann_id} is past camera_poses.npy's {len(expected)} frames")
 
     sizes: dict[tuple[int, int], list[str]] = {}
+    first_poses: dict[int, np.ndarray] | None = None  # frame 0's object poses (camera 0 frame)
     for ann_id in sorted(expected):
         files = {k: lay.frame_file(scene_id, camera, k, ann_id) for k in FRAME_KINDS}
         for kind in ("rgb", "depth", "label"):
@@ -250,9 +253,19 @@ def _check_camera(ck: _Checker, scene_id: int, camera: str, ids: list[int] | Non
                 ck.report.checked[kind] -= 1
                 if img is not None and (img.shape[1], img.shape[0]) != size:
                     ck.error(kind, files[kind], f"decoded size {img.shape[:2]} differs from header {size}")
+                if kind == "label" and img is not None and ids is not None:
+                    extra = sorted(set(np.unique(img).tolist()) - {0} - {i + 1 for i in ids})
+                    if extra:
+                        ck.error("consistency", files[kind], f"label values {extra} are not object ids + 1 "
+                                 "of object_id_list.txt")
             if size is not None:
                 sizes.setdefault(size, []).append(str(files[kind]))
         objects = ck.attempt("annotations", files["annotations"], read_annotations, files["annotations"])
+        if deep and objects is not None:
+            if ann_id == 0:
+                first_poses = {o.obj_id: o.pose for o in objects}
+            elif first_poses is not None and poses is not None:
+                _check_pose_chain(ck, files["annotations"], objects, first_poses, poses[ann_id])
         if objects is not None and ids is not None:
             ck.report.checked["consistency"] += 1
             xml_ids = sorted(o.obj_id for o in objects)
@@ -272,12 +285,27 @@ def _check_camera(ck: _Checker, scene_id: int, camera: str, ids: list[int] | Non
                     if err > 1e-3:
                         ck.error("consistency", files["meta"],
                                  f"poses differ from the annotation xml by up to {err:.4f}")
+                if K is not None and not np.allclose(meta.intrinsics, K, atol=1e-3):
+                    ck.error("consistency", files["meta"], "intrinsic_matrix differs from camK.npy")
         else:
             ck.attempt("meta", files["meta"], _mat_header, files["meta"])
     if len(sizes) > 1:
         ck.error("consistency", cam_dir, "images differ in size: " + ", ".join(
             f"{w}x{h} ({len(v)} files, e.g. {Path(v[0]).name} in {Path(v[0]).parent.name})"
             for (w, h), v in sizes.items()))
+
+
+def _check_pose_chain(ck: _Checker, path: Path, objects: list, first: dict[int, np.ndarray],
+                      camera_pose: np.ndarray, atol: float = 1e-3) -> None:
+    """Each object's pose in frame k must be inv(camera_poses[k]) @ its frame-0 pose
+    (camera_poses[k]: camera k in camera 0's frame; the objects do not move)."""
+    ck.report.checked["consistency"] += 1
+    inv = np.linalg.inv(camera_pose)
+    bad = [o.obj_id for o in objects if o.obj_id in first and not np.allclose(o.pose, inv @ first[o.obj_id],
+                                                                               atol=atol)]
+    if bad:
+        ck.error("consistency", path, f"object(s) {bad}: pose is not inv(camera_poses[k]) @ the frame-0 pose "
+                 f"(to {atol}); camera_poses.npy or the annotations are wrong")
 
 
 def check_root(root: str | Path, cameras: tuple[str, ...] | list[str] = CAMERAS,
