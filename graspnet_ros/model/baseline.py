@@ -88,17 +88,20 @@ def dominant_plane(points: np.ndarray, distance: float, iterations: int = 200,
 
 
 def detect_baseline(points: np.ndarray, cfg: BaselineConfig = BaselineConfig(), seed: int = 0,
-                    tree: cKDTree | None = None) -> GraspGroup:
+                    tree: cKDTree | None = None, pool: np.ndarray | None = None) -> GraspGroup:
     """Antipodal grasp candidates (camera frame) on a cloud (M, 3) in metres,
-    sorted by score, before collision filtering and NMS."""
+    sorted by score, before collision filtering and NMS. ``pool``: indices of
+    the points grasp points may be sampled from (segmented objects); None =
+    every point off the dominant plane."""
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
     if len(pts) < max(cfg.normal_neighbours, 3):
         return GraspGroup()
     rng = np.random.default_rng(seed)
     tree = tree if tree is not None else cKDTree(pts)
     normals = estimate_normals(pts, cfg.normal_neighbours, tree)
-    plane = dominant_plane(pts, cfg.plane_distance, rng=rng)
-    pool = np.flatnonzero(~plane) if plane.mean() >= cfg.plane_min_fraction else np.arange(len(pts))
+    if pool is None:
+        plane = dominant_plane(pts, cfg.plane_distance, rng=rng)
+        pool = np.flatnonzero(~plane) if plane.mean() >= cfg.plane_min_fraction else np.arange(len(pts))
     if not len(pool):
         return GraspGroup()
     cand = rng.choice(pool, min(cfg.num_candidates, len(pool)), replace=False)

@@ -40,6 +40,7 @@ class DetectorConfig:
     workspace_max: tuple[float, float, float] | None = None
     depth_range: tuple[float, float] = (0.05, 3.0)  # kept z range
     objectness_threshold: float = 0.5
+    context_radius: float = 0.05  # m, scene kept around segmented objects for the network's input
     grasps_per_seed: int = 3  # decode the 3 best in-plane angles per seed (1 = the paper's one grasp)
     use_gaf: bool = True
     collision_check: bool = True
@@ -82,23 +83,29 @@ def voxel_downsample(points: np.ndarray, voxel: float) -> np.ndarray:
     return points[voxel_downsample_index(points, voxel)]
 
 
-def clean_cloud(points: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
-    """Validate, drop non-finite points, crop to the workspace, voxel-downsample."""
+def clean_cloud_index(points: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
+    """Indices (sorted) of the rows of ``points`` that :func:`clean_cloud` keeps."""
     pts = np.asarray(points, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[1] < 3:
         raise ValueError(f"point cloud must be an (M, 3) array in metres, got shape {pts.shape}")
     pts = pts[:, :3]
     if len(pts) == 0:
         raise ValueError("point cloud is empty: check the camera topic / depth image")
-    pts = pts[np.isfinite(pts).all(axis=1)]
-    if len(pts) == 0:
+    finite = np.isfinite(pts).all(axis=1)
+    if not finite.any():
         raise ValueError("point cloud has no finite points (all NaN/inf): check the depth image and its scale")
-    keep = (pts[:, 2] >= cfg.depth_range[0]) & (pts[:, 2] <= cfg.depth_range[1])
+    keep = finite & (pts[:, 2] >= cfg.depth_range[0]) & (pts[:, 2] <= cfg.depth_range[1])
     if cfg.workspace_min is not None:
         keep &= (pts >= np.asarray(cfg.workspace_min)).all(axis=1)
     if cfg.workspace_max is not None:
         keep &= (pts <= np.asarray(cfg.workspace_max)).all(axis=1)
-    return voxel_downsample(pts[keep], cfg.voxel_size)
+    idx = np.flatnonzero(keep)
+    return idx[voxel_downsample_index(pts[idx], cfg.voxel_size)]
+
+
+def clean_cloud(points: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
+    """Validate, drop non-finite points, crop to the workspace, voxel-downsample."""
+    return np.asarray(points, dtype=np.float64)[clean_cloud_index(points, cfg), :3]
 
 
 def sample_points(points: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -139,14 +146,27 @@ class GraspDetector:
     def min_points(self) -> int:
         return self.model.cfg.num_seeds if self.model is not None else self.baseline.normal_neighbours
 
-    def detect(self, points: np.ndarray) -> Detection:
-        """Grasps (camera frame) on a cloud (M, 3+) in metres."""
+    def detect(self, points: np.ndarray, objects: np.ndarray | None = None) -> Detection:
+        """Grasps (camera frame) on a cloud (M, 3+) in metres.
+
+        objects: optional (M,) bool, the points that stand on the support (scene segmentation).
+        Then the network sees those points and the scene within ``context_radius`` of them (the
+        table around them, as in training), the baseline samples grasp points on them only, and
+        the whole cloud still counts for collisions.
+        """
         cfg = self.config
         rng = np.random.default_rng(cfg.seed)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         n_in = int(np.asarray(points).shape[0]) if np.ndim(points) == 2 else 0
-        cloud = clean_cloud(points, cfg)
+        idx = clean_cloud_index(points, cfg)
+        scene = np.asarray(points, dtype=np.float64)[idx, :3]
+        obj = None if objects is None else np.asarray(objects, bool).reshape(-1)[idx]
+        cloud = scene
+        if obj is not None and obj.any():
+            near, _ = cKDTree(scene[obj]).query(scene, k=1, distance_upper_bound=cfg.context_radius)
+            cloud = scene[np.isfinite(near)]
+            obj = obj[np.isfinite(near)]
         if len(cloud) < self.min_points:
             raise ValueError(
                 f"only {len(cloud)} points left after preprocessing ({n_in} in; depth range "
@@ -172,7 +192,8 @@ class GraspDetector:
         else:
             timings["preprocess"] = _ms(t0)
             t = time.perf_counter()
-            grasps = detect_baseline(cloud, self.baseline, seed=cfg.seed, tree=tree)
+            grasps = detect_baseline(cloud, self.baseline, seed=cfg.seed, tree=tree,
+                                     pool=None if obj is None or not obj.any() else np.flatnonzero(obj))
             timings["network"] = _ms(t)
             timings["decode"] = timings["gaf"] = 0.0
         stats["candidates"] = len(grasps)
@@ -180,7 +201,7 @@ class GraspDetector:
         if cfg.max_candidates is not None and len(grasps) > cfg.max_candidates:
             grasps = grasps.sort_by_score()[:cfg.max_candidates]
         if cfg.collision_check and len(grasps):
-            coarse = voxel_downsample(cloud, cfg.collision_voxel) if cfg.collision_voxel > cfg.voxel_size else cloud
+            coarse = voxel_downsample(scene, cfg.collision_voxel) if cfg.collision_voxel > cfg.voxel_size else scene
             res = check_collision(grasps, coarse, cfg.gripper, tree=tree if coarse is cloud else None)
             keep = ~res.collision & (~res.empty if cfg.reject_empty else True)
             grasps = grasps.filter(keep)

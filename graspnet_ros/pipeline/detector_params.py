@@ -10,6 +10,7 @@ from pathlib import Path
 from ..params import Param, read_node_parameters
 from .detectors import DETECTOR_KINDS, make_detector
 from .runner import DetectionPipeline, pipeline_config
+from .segment import SEGMENTATION_PARAMETERS
 
 NODE_NAME = "grasp_detector_node"
 
@@ -57,7 +58,7 @@ PARAMETERS = [
     Param("markers.max", 20, "Grasps drawn in the MarkerArray.", (0, 1000)),
     Param("markers.line_width", 0.003, "Marker line width (m).", (0.0001, 0.1)),
     Param("seed", 0, "Seed of the random subsampling and of the model-free detector.", (0, 2**31 - 1)),
-]
+] + SEGMENTATION_PARAMETERS
 
 
 def default_detector_config() -> Path:
@@ -79,8 +80,9 @@ def detector_params(config: str | Path | None = None, overrides: dict | None = N
     return params
 
 
-def build_pipeline(params: dict) -> DetectionPipeline:
-    """DetectionPipeline built exactly as ``GraspDetectorNode.__init__`` builds it."""
+def build_pipeline(params: dict, **model_options) -> DetectionPipeline:
+    """DetectionPipeline built exactly as ``GraspDetectorNode.__init__`` builds it (``model_options``:
+    see :func:`.detectors.make_detector`)."""
     detector = make_detector(params["detector"], params["checkpoint"] or None, params["device"],
-                             seed=params["seed"])
+                             seed=params["seed"], **model_options)
     return DetectionPipeline(detector, pipeline_config(params))

@@ -3,7 +3,11 @@
 A detector takes an (N, 3) float32 cloud in metres in some frame and returns
 grasps in that frame plus per-stage timings (seconds)::
 
-    grasps, timings = detector.detect(points, frame_id)
+    grasps, timings = detector.detect(points, frame_id, objects=None)
+
+``objects`` is an optional (N,) bool mask of the points that stand on the
+support (from the pipeline's scene segmentation): grasps are proposed there
+only, and every point of the cloud still counts for collisions.
 
 Implementations: the network (:class:`graspnet_ros.model.detector.GraspDetector`
 through :class:`NetworkDetector`) when a checkpoint is given, that class's
@@ -31,7 +35,8 @@ DETECTOR_KINDS = ("auto", "model", "baseline", "geometric")
 class Detector(Protocol):
     name: str
 
-    def detect(self, points: np.ndarray, frame_id: str) -> tuple[GraspGroup, dict[str, float]]: ...
+    def detect(self, points: np.ndarray, frame_id: str,
+               objects: np.ndarray | None = None) -> tuple[GraspGroup, dict[str, float]]: ...
 
 
 class NetworkDetector:
@@ -47,8 +52,9 @@ class NetworkDetector:
         self.impl = impl
         self.name = name
 
-    def detect(self, points: np.ndarray, frame_id: str) -> tuple[GraspGroup, dict[str, float]]:
-        det = self.impl.detect(np.asarray(points, dtype=np.float64).reshape(-1, 3))
+    def detect(self, points: np.ndarray, frame_id: str,
+               objects: np.ndarray | None = None) -> tuple[GraspGroup, dict[str, float]]:
+        det = self.impl.detect(np.asarray(points, dtype=np.float64).reshape(-1, 3), objects=objects)
         grasps = det.grasps
         grasps.frame_id = frame_id
         return grasps, {k: float(v) / 1000.0 for k, v in det.timings.items() if k != "total"}
@@ -65,14 +71,16 @@ def _model_module():
 
 
 def make_detector(kind: str = "auto", checkpoint: str | Path | None = None, device: str = "cpu",
-                  seed: int = 0) -> Detector:
+                  seed: int = 0, **model_options: Any) -> Detector:
     """Pick the detector.
 
     kind 'model': the network from ``checkpoint`` (ValueError / FileNotFoundError
     if it cannot be loaded); 'baseline': the network package's model-free
     baseline; 'geometric': :class:`GeometricDetector`; 'auto': the network if a
     checkpoint is given, else the baseline if available, else geometric.
-    checkpoint ``"shipped"``: the checkpoint shipped with the package.
+    checkpoint ``"shipped"``: the checkpoint shipped with the package. model_options: further
+    :class:`~graspnet_ros.model.detector.DetectorConfig` fields (``use_gaf``, ``collision_check``)
+    of the network and the baseline; the geometric detector has none.
     """
     if kind not in DETECTOR_KINDS:
         raise ValueError(f"unknown detector '{kind}'; use one of {DETECTOR_KINDS}")
@@ -82,7 +90,7 @@ def make_detector(kind: str = "auto", checkpoint: str | Path | None = None, devi
                          "importable here; use detector 'geometric'")
     if module is not None:
         # the pipeline crops and voxel-downsamples before the detector
-        cfg = module.DetectorConfig(voxel_size=0.0, seed=seed)
+        cfg = module.DetectorConfig(voxel_size=0.0, seed=seed, **model_options)
     if kind == "model" or (kind == "auto" and checkpoint):
         if not checkpoint:
             raise ValueError("detector 'model' needs a checkpoint (parameter 'checkpoint')")

@@ -104,8 +104,10 @@ class GeometricDetector:
     seed: int = 0
     name: str = "geometric"
 
-    def detect(self, points: np.ndarray, frame_id: str = "camera") -> tuple[GraspGroup, dict]:
-        """Grasps (sorted best first) on an (N, 3) cloud in ``frame_id`` and per-stage seconds."""
+    def detect(self, points: np.ndarray, frame_id: str = "camera",
+               objects: np.ndarray | None = None) -> tuple[GraspGroup, dict]:
+        """Grasps (sorted best first) on an (N, 3) cloud in ``frame_id`` and per-stage seconds;
+        ``objects`` (N,) bool: grasp points only there (the whole cloud counts for collisions)."""
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
@@ -119,7 +121,9 @@ class GeometricDetector:
         t0 = time.perf_counter()
         rng = np.random.default_rng(self.seed)
         pool = np.arange(len(p))
-        if len(p) >= 100:
+        if objects is not None:
+            pool = np.flatnonzero(np.asarray(objects, bool).reshape(-1))
+        elif len(p) >= 100:
             _, _, on_plane = dominant_plane(p, seed=self.seed)
             if (~on_plane).sum() >= self.gripper.empty_threshold:
                 pool = np.flatnonzero(~on_plane)

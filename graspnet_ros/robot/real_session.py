@@ -210,8 +210,8 @@ class RealRig:
         lo = np.asarray(ws.lo, dtype=np.float64) - (0.0, 0.0, TABLE_MARGIN)
         points = points[((base >= lo) & (base <= np.asarray(ws.hi))).all(axis=1)]
         try:
-            grasps = self.pipeline.process(points, frame.frame_id).grasps
-            cloud = self.pipeline.prepare(points)
+            result = self.pipeline.process(points, frame.frame_id)
+            grasps, cloud = result.grasps, result.cloud
         except ValueError as exc:  # nothing (usable) in view
             return Capture(GraspGroup(frame_id=frame.frame_id), np.zeros((0, 3)), frame.frame_id, len(points),
                            str(exc), time.perf_counter() - t0)
