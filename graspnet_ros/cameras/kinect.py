@@ -14,12 +14,13 @@ Status on this project's machines, said plainly:
   :func:`graspnet_ros.cameras.registration.register_depth` (numpy + OpenCV,
   tested against librealsense's aligner) and the colour image is undistorted
   to a pinhole model with the calibration's Brown-Conrady coefficients.
-* Tested here: library discovery and the clean errors when no device or no
-  recording exists (the camera node then logs and retries). NOT tested here:
-  frames from a live device or from a real ``.mkv`` (no device, and writing a
-  synthetic ``.mkv`` needs a hand-made factory calibration blob). The frame
-  path follows the libk4a 1.4 API; treat it as unverified until run on a
-  recording.
+* Tested here: library discovery, the clean errors when no device or no
+  recording exists (the camera node then logs and retries), and playback of
+  a real recording (``../shared/data/kinect/recording.mkv``, test
+  ``test_kinect_recording.py``): every capture, the file's own intrinsics,
+  depth in metres, and depth registered to colour (the mug's depth
+  silhouette matches a hand-drawn mask of it in the colour image, IoU >= 0.8).
+  NOT tested here: a live device (none is attached).
 
 Colour formats handled: BGRA32 and MJPG. Depth: DEPTH16 millimetres.
 """
@@ -107,7 +108,8 @@ class KinectCamera:
     device_index: live device to open; playback: ``.mkv`` path (wins over the
     device); loop: restart a recording at its end. Frames: undistorted colour
     with the colour camera's pinhole intrinsics, depth registered to it.
-    Stamps: wall-clock seconds at ``read()``.
+    Stamps: wall-clock seconds at ``read()``. ``frame.extras``: ``raw_depth`` (m, the depth
+    camera's own grid), ``depth_intrinsics``, ``depth_distortion`` and ``T_color_depth`` (4x4, m).
     """
 
     name = "kinect"
@@ -228,8 +230,11 @@ class KinectCamera:
         import cv2
 
         rgb = cv2.undistort(np.ascontiguousarray(rgb), self._color.K, self._color_dist)
-        depth = register_depth(depth_mm.astype(np.float32) / 1000.0, self._depth, self._color,
-                               self._T_color_depth, self._depth_dist)
-        frame = CameraFrame(rgb, depth, self._color, time.time(), self.frame_id, self._index)
+        raw = depth_mm.astype(np.float32) / 1000.0
+        depth = register_depth(raw, self._depth, self._color, self._T_color_depth, self._depth_dist)
+        # the unregistered depth and its camera model, for tools that re-register or check it
+        extras = {"raw_depth": raw, "depth_intrinsics": self._depth, "depth_distortion": self._depth_dist,
+                  "T_color_depth": self._T_color_depth.copy()}
+        frame = CameraFrame(rgb, depth, self._color, time.time(), self.frame_id, self._index, extras)
         self._index += 1
         return frame
