@@ -359,7 +359,8 @@ def run_loop(num_objects: int = 5, seed: int = 0, attempts: int = 1, camera: str
     the executed one highlighted, and the outcome) unless it is None.
     """
     from .dataset.synthetic.cameras import CAMERA_MODELS
-    from .model.detector import DetectorConfig, GraspDetector
+    from .pipeline.detector_params import build_pipeline, detector_params
+    from .pipeline.segment import plane_from_pose
     from .robot.executor import GraspExecutor, build_arm
     from .robot.sim import SimObject
 
@@ -379,7 +380,10 @@ def run_loop(num_objects: int = 5, seed: int = 0, attempts: int = 1, camera: str
     arm = build_arm(exec_cfg.robot, objects, seed)
     executor = GraspExecutor(arm, exec_cfg)
     t_sim = time.perf_counter() - t0
-    detector = GraspDetector.from_checkpoint(checkpoint, DetectorConfig(seed=seed))
+    # the detector node's pipeline (config/grasp_detector_node.yaml); the table is known here,
+    # so segmentation takes its plane instead of fitting one
+    pipeline = build_pipeline(detector_params(overrides={"checkpoint": str(checkpoint or ""), "seed": seed}))
+    table_plane = plane_from_pose(np.linalg.inv(T_cam))
     rng = np.random.default_rng(seed)
     history: list[Attempt] = []
     for k in range(attempts):
@@ -392,9 +396,9 @@ def run_loop(num_objects: int = 5, seed: int = 0, attempts: int = 1, camera: str
         ids_now = [scene.obj_ids[i] for i in left]
         frame = render(meshes_now, poses_now, ids_now, camera, T_cam, rng)
         try:
-            det = detector.detect(frame.cloud)
-            grasps, det_ms = det.grasps, det.timings
-        except ValueError as exc:  # too few points (e.g. an empty view)
+            det = pipeline.process(frame.cloud, "camera", support_plane=table_plane)
+            grasps, det_ms = det.grasps, {k: v * 1000.0 for k, v in det.timings.items()}
+        except ValueError as exc:  # nothing on the table, too few points
             log(f"detector: {exc}")
             grasps, det_ms = GraspGroup(), {}
         grasps = GraspGroup(grasps.array, frame_id="camera", copy=False, validate=False)
@@ -456,8 +460,8 @@ def attempt_summary(k: int, a: Attempt) -> str:
     """Human-readable lines for one attempt."""
     ms = a.detect_ms
     lines = [f"attempt {k + 1}: {a.num_objects} object(s) on the table; {len(a.grasps)} grasps detected"
-             + (f" in {ms.get('total', 0):.0f} ms (preprocess {ms.get('preprocess', 0):.0f}, "
-                f"candidates {ms.get('network', 0):.0f}, collision {ms.get('collision', 0):.0f}, "
+             + (f" in {ms.get('total', 0):.0f} ms (prepare and segment {ms.get('prepare', 0):.0f}, "
+                f"candidates {ms.get('detect.network', 0):.0f}, collision {ms.get('detect.collision', 0):.0f}, "
                 f"nms {ms.get('nms', 0):.0f})" if ms else "") + f"; {a.num_safe} pass the safety checks"]
     if a.chosen is not None:
         lines.append(f"  chosen (camera): {_fmt_grasp(a.chosen)}")

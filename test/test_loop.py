@@ -33,6 +33,17 @@ def test_three_object_loop(tmp_path: Path, cache) -> None:
     assert out.is_file() and out.stat().st_size > 10_000 and out.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_the_default_run_clears_touching_objects(cache) -> None:
+    """The README's first command (5 objects, seed 0): the objects touch, so segmentation sees one
+    pile; every grasp is on an object and the table is cleared."""
+    result = run_loop(seed=0, attempts=5, out=None, log=lambda s: None)
+    assert len(result.attempts) == 5
+    for a in result.attempts:
+        assert a.success, a.reason
+        seg_points = a.grasps.translations @ a.frame.T_table_camera[:3, :3].T + a.frame.T_table_camera[:3, 3]
+        assert (seg_points[:, 2] > 0.003).all()  # grasp points above the table surface, not on it
+
+
 def test_empty_scene_gives_no_grasps(tmp_path: Path, cache) -> None:
     out = tmp_path / "empty.png"
     result = run_loop(obj_ids=[], seed=0, attempts=1, out=out, log=lambda s: None)

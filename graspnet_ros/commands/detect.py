@@ -109,10 +109,32 @@ def plot(points: np.ndarray, colours: np.ndarray | None, grasps, path: Path, tit
     plt.close(fig)
 
 
+def detect_pipeline(args: argparse.Namespace):
+    """The detector node's pipeline (config/grasp_detector_node.yaml or ``--config``: crop, voxel,
+    segmentation, detector, NMS) with this command's options on top."""
+    from ..pipeline.detector_params import build_pipeline, detector_params
+
+    overrides: dict = {}
+    if args.checkpoint:
+        overrides["checkpoint"] = args.checkpoint
+    if args.voxel is not None:
+        overrides["voxel_size"] = args.voxel
+    if args.max_grasps:
+        overrides["max_grasps"] = args.max_grasps
+    if args.no_segmentation:
+        overrides["segmentation.enabled"] = False
+    params = detector_params(args.config, overrides)
+    lower, upper = list(params["workspace.lower"]), list(params["workspace.upper"])
+    if args.min_depth is not None:
+        lower[2] = args.min_depth
+    if args.max_depth is not None:
+        upper[2] = args.max_depth
+    params["workspace.lower"], params["workspace.upper"] = lower, upper
+    return build_pipeline(params, use_gaf=not args.no_gaf, collision_check=not args.no_collision)
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
-
-    from ..model.detector import DetectorConfig, GraspDetector
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -123,16 +145,22 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--preset reference runs a graspnet-baseline checkpoint: pass --checkpoint "
                          "(e.g. checkpoint-rs.tar or checkpoint-kn.tar)")
     points, colours = load_cloud(args)
+    summary = ""
     if args.preset == "reference":
         from ..model.reference_detector import ReferenceDemoConfig, ReferenceDetector
 
         demo = ReferenceDemoConfig(collision_thresh=0.0 if args.no_collision else 0.01, max_grasps=args.max_grasps)
         detector = ReferenceDetector.from_checkpoint(args.checkpoint, demo)
+        result, kind = detector.detect(points), detector.kind
+        timing = ", ".join(f"{k} {v:.0f}" for k, v in result.timings.items())
     else:
-        cfg = DetectorConfig(voxel_size=args.voxel, use_gaf=not args.no_gaf, collision_check=not args.no_collision,
-                             max_grasps=args.max_grasps, depth_range=(args.min_depth, args.max_depth))
-        detector = GraspDetector.from_checkpoint(args.checkpoint, cfg)
-    result = detector.detect(points)
+        pipeline = detect_pipeline(args)
+        result, kind = pipeline.process(points, "camera"), pipeline.detector.name
+        timing = ", ".join(f"{k} {v * 1000:.0f}" for k, v in result.timings.items())
+        seg = result.segmentation
+        if seg is not None:
+            summary = (f"; segmentation: {seg.counts.get('objects', 0)} object(s), {int(seg.mask.sum())} points "
+                       f"on them" if seg.plane is not None else f"; segmentation: {seg.reason}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     npy = out.with_suffix(".npy")
@@ -141,12 +169,29 @@ def run(args: argparse.Namespace) -> int:
     tmp.replace(npy)
     png = out.with_suffix(".png")
     top = result.grasps[:args.top]
-    timing = ", ".join(f"{k} {v:.0f}" for k, v in result.timings.items())
-    plot(result.cloud if colours is None else points[np.isfinite(points).all(axis=1)],
-         colours[np.isfinite(points).all(axis=1)] if colours is not None else None, top, png,
-         f"{detector.kind}: top {len(top)} of {len(result.grasps)} grasps")
-    print(f"{detector.kind}: {len(result.grasps)} grasps -> {npy}, top {len(top)} drawn in {png} (ms: {timing})")
+    finite = np.isfinite(points).all(axis=1)
+    plot(result.cloud if colours is None else points[finite], colours[finite] if colours is not None else None,
+         top, png, f"{kind}: top {len(top)} of {len(result.grasps)} grasps")
+    drawn = [png]
+    if args.rgb and args.depth:
+        drawn.append(overlay(args, top, out.with_name(out.name + "_image.png"),
+                             f"{kind}: top {len(top)} of {len(result.grasps)}"))
+    print(f"{kind}: {len(result.grasps)} grasps -> {npy}, top {len(top)} drawn in "
+          f"{', '.join(map(str, drawn))} (ms: {timing}){summary}")
     return 0
+
+
+def overlay(args: argparse.Namespace, grasps, path: Path, caption: str) -> Path:
+    """Grasps (camera frame of --depth, which --rgb is registered to) drawn on the colour image."""
+    import cv2
+
+    from ..cameras.base import CameraIntrinsics
+    from ..viz.image_overlay import draw_grasps, write_png
+
+    rgb = cv2.imread(args.rgb, cv2.IMREAD_COLOR)[..., ::-1]
+    K = np.load(args.camK, allow_pickle=False)
+    intr = CameraIntrinsics(rgb.shape[1], rgb.shape[0], K[0, 0], K[1, 1], K[0, 2], K[1, 2])
+    return write_png(path, draw_grasps(rgb, grasps, intr, max_grasps=len(grasps), caption=caption))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -154,20 +199,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cloud", help="point cloud in the camera frame, metres (.ply, .pcd or (M,3)/(M,6) .npy)")
     p.add_argument("--depth", help="depth PNG (uint16, units of --depth-scale per metre)")
     p.add_argument("--camK", help="3x3 camera matrix .npy for --depth")
-    p.add_argument("--rgb", help="colour PNG registered to --depth (only colours the picture)")
+    p.add_argument("--rgb", help="colour PNG registered to --depth (colours the picture; grasps are also "
+                        "drawn on it as <out>_image.png)")
     p.add_argument("--depth-scale", type=float, default=1000.0, help="depth units per metre (1000 = mm)")
     p.add_argument("--checkpoint", help="trained network (.pt); default: the model-free baseline detector")
     p.add_argument("--out", default="output/detect/grasps", help="output path stem (.npy and .png are added)")
     p.add_argument("--top", type=int, default=20, help="grasps drawn in the PNG")
     p.add_argument("--max-grasps", type=int, help="keep at most this many grasps in the .npy")
-    p.add_argument("--voxel", type=float, default=0.005, help="voxel downsampling (m), 0 = off")
-    p.add_argument("--min-depth", type=float, default=0.05, help="nearest z kept (m)")
-    p.add_argument("--max-depth", type=float, default=3.0, help="farthest z kept (m)")
+    p.add_argument("--config", help="detector node config (default: config/grasp_detector_node.yaml): workspace, "
+                        "voxel, segmentation, NMS, as the node")
+    p.add_argument("--voxel", type=float, help="voxel downsampling (m), 0 = off (default: the config's, 0.005)")
+    p.add_argument("--min-depth", type=float, help="nearest z kept (m; default: the config's workspace)")
+    p.add_argument("--max-depth", type=float, help="farthest z kept (m; default: the config's workspace)")
+    p.add_argument("--no-segmentation", action="store_true",
+                   help="grasps anywhere in the workspace, not only on what stands on the support plane")
     p.add_argument("--no-gaf", action="store_true", help="rank by score only (no GAF re-ranking)")
     p.add_argument("--no-collision", action="store_true", help="skip collision filtering")
     p.add_argument("--threads", type=int, help="torch threads")
     p.add_argument("--preset", choices=("package", "reference"), default="package",
                    help="reference: a graspnet-baseline checkpoint in its demo's pipeline (20,000 raw points, "
-                        "its decode, collision detector and NMS; --voxel, --min/max-depth and --no-gaf "
-                        "do not apply)")
+                        "its decode, collision detector and NMS; --config, --voxel, --min/max-depth, "
+                        "--no-segmentation and --no-gaf do not apply)")
     p.set_defaults(func=run)
