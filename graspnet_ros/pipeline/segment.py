@@ -19,7 +19,8 @@ walls, the robot. Grasps are only proposed on what stands on the support:
 4. **Objects** (``cluster_eps`` > 0): Euclidean clusters (Open3D DBSCAN) of
    those points, after dropping the sparse ones (fewer than
    ``outlier_neighbours`` within ``outlier_radius``: flying pixels at depth
-   edges, which otherwise bridge objects to the table behind); a cluster is kept when it has ``min_cluster_points``, its
+   edges, which otherwise bridge objects to the table behind); both radii
+   grow to 3 and 4 times the median point spacing of a sparser cloud; a cluster is kept when it has ``min_cluster_points``, its
    lowest point is within ``max_base_gap`` of the plane (it stands on the
    support) and it is at most ``max_object_size`` across along the plane.
 
@@ -314,11 +315,13 @@ def segment_scene(points: np.ndarray, config: SegmentationConfig = SegmentationC
         o3d = import_open3d()
         idx = np.flatnonzero(above)
         pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(q[idx]))
+        # a sparse cloud (small image, far objects) keeps the radii at a few point spacings
+        spacing = float(np.median(np.asarray(pcd.compute_nearest_neighbor_distance()))) if len(idx) > 1 else 0.0
         if config.outlier_neighbours > 0:
             pcd, inliers = pcd.remove_radius_outlier(nb_points=config.outlier_neighbours,
-                                                     radius=config.outlier_radius)
+                                                     radius=max(config.outlier_radius, 3.0 * spacing))
             idx = idx[np.asarray(inliers, dtype=np.int64)]
-        lab = np.asarray(pcd.cluster_dbscan(eps=config.cluster_eps, min_points=4))
+        lab = np.asarray(pcd.cluster_dbscan(eps=max(config.cluster_eps, 4.0 * spacing), min_points=4))
         keep[:] = False
         for c in range(int(lab.max()) + 1 if len(lab) else 0):
             members = idx[lab == c]
