@@ -12,7 +12,10 @@ yardstick for the trained network:
    at several in-plane angles and depths; the points in the gripper's
    closing slab (|z| < h/2, -base < x < depth) give the object's extent
    along the closing axis y: the grasp is re-centred on it and opened to
-   extent + 2 x margin (at most 0.1 m);
+   extent + 2 x margin (at most 0.1 m); a grasp is dropped when the object
+   goes on where a finger would be (wider than the jaws open) or when its
+   gathered neighbourhood does not reach past both fingers, so the opening
+   is never narrower than the object it closes on;
 4. the contacts are the slab points within 4 mm of either end. One view
    rarely sees both jaws' surfaces, so the better-seen end stands for both
    (as for parallel faces): with n its best-aligned normal, the friction an
@@ -41,8 +44,8 @@ class BaselineConfig:
     num_angles: int = 6
     depths: tuple[float, ...] = (0.01, 0.02, 0.03)
     normal_neighbours: int = 16
-    neighbourhood: int = 160  # points gathered around each candidate
-    neighbourhood_radius: float = 0.08  # m
+    neighbourhood: int = 512  # points gathered around each candidate (at most)
+    neighbourhood_radius: float = 0.08  # m: holds the closing region of the widest grasp
     contact_band: float = 0.004  # m
     margin: float = 0.005  # m, added on each side of the extent
     max_width: float = 0.1  # m
@@ -108,8 +111,10 @@ def detect_baseline(points: np.ndarray, cfg: BaselineConfig = BaselineConfig(), 
     C, A, D = len(cand), cfg.num_angles, len(cfg.depths)
     K = min(cfg.neighbourhood, len(pts))
     dist, nn = tree.query(pts[cand], k=K, distance_upper_bound=cfg.neighbourhood_radius)
-    nn = nn.reshape(C, K)
-    present = np.isfinite(dist.reshape(C, K))
+    nn, dist = nn.reshape(C, K), dist.reshape(C, K)
+    present = np.isfinite(dist)
+    # every point within `reach` of a candidate was gathered (all of the radius, unless K ran out)
+    reach = np.where(present[:, -1], dist[:, -1], cfg.neighbourhood_radius)
     nn = np.where(present, nn, 0)
     angles = np.arange(A) * np.pi / A
     rot = rotation_from_approach(np.repeat(-normals[cand], A, axis=0), np.tile(angles, C)).reshape(C, A, 3, 3)
@@ -119,15 +124,22 @@ def detect_baseline(points: np.ndarray, cfg: BaselineConfig = BaselineConfig(), 
     g = cfg.gripper
     depths = np.asarray(cfg.depths)
     half = cfg.max_width / 2
-    slab = (present[:, None, None, :] & (np.abs(z) < g.height / 2)[:, :, None, :]
-            & (x[:, :, None, :] > -g.depth_base) & (x[:, :, None, :] < depths[None, None, :, None])
-            & (np.abs(y) < half)[:, :, None, :])  # (C, A, D, K)
+    between = (present[:, None, None, :] & (np.abs(z) < g.height / 2)[:, :, None, :]
+               & (x[:, :, None, :] > -g.depth_base) & (x[:, :, None, :] < depths[None, None, :, None]))
+    slab = between & (np.abs(y) < half)[:, :, None, :]  # (C, A, D, K)
     yb = np.broadcast_to(y[:, :, None, :], slab.shape)
     y_lo = np.where(slab, yb, np.inf).min(axis=-1)
     y_hi = np.where(slab, yb, -np.inf).max(axis=-1)
     count = slab.sum(axis=-1)
     width = y_hi - y_lo + 2 * cfg.margin
-    ok = (count >= cfg.min_slab_points) & (width <= cfg.max_width)
+    # the object must end inside the jaws: no point where a finger would go (the slab continues past
+    # the widest opening), and the gathered neighbourhood must reach past both fingers
+    finger = cfg.margin + g.finger_width
+    past = (between & ((yb > y_hi[..., None]) & (yb <= y_hi[..., None] + finger)
+                       | (yb < y_lo[..., None]) & (yb >= y_lo[..., None] - finger))).any(axis=-1)
+    span = np.maximum(np.abs(y_lo), np.abs(y_hi)) + finger
+    need = np.sqrt(span ** 2 + np.maximum(depths, g.depth_base)[None, None, :] ** 2 + (g.height / 2) ** 2)
+    ok = (count >= cfg.min_slab_points) & (width <= cfg.max_width) & ~past & (need <= reach[:, None, None])
     # contacts: the best-aligned normal among the slab points near each end
     nrm = normals[nn]  # (C, K, 3)
     Y = rot[..., 1]  # (C, A, 3)
@@ -150,3 +162,44 @@ def detect_baseline(points: np.ndarray, cfg: BaselineConfig = BaselineConfig(), 
     grasps = GraspGroup.from_components(R, centre, width[ci, ai, di], depths[di], score[ci, ai, di],
                                         heights=DEFAULT_HEIGHT)
     return grasps.sort_by_score()
+
+
+def fingers_in_shadow(grasps: GraspGroup, points: np.ndarray, gripper: GripperModel = GripperModel(),
+                      bin_rad: float = 0.01, tolerance: float = 0.03) -> np.ndarray:
+    """(N,) bool: a finger of the grasp lies in space the camera cannot see (behind an observed
+    surface by more than ``tolerance`` m), where the unseen back of the object may be.
+
+    grasps and points (M, 3) in the camera's optical frame (metres, camera at the origin). The
+    cloud becomes a z-buffer over viewing directions (``bin_rad`` wide); each finger is sampled
+    at 3 x 3 points (base to tip, bottom to top) on its mid-plane.
+    """
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    pts = pts[np.isfinite(pts).all(axis=1) & (pts[:, 2] > 1e-6)]
+    if not len(grasps) or not len(pts):
+        return np.zeros(len(grasps), dtype=bool)
+    g = gripper
+    xs = np.linspace(-g.depth_base, 1.0, 3)  # the last row scaled to each grasp's depth below
+    zs = np.array([-g.height / 2, 0.0, g.height / 2])
+    X, Z = np.meshgrid(xs, zs, indexing="ij")
+    n = len(grasps)
+    local = np.zeros((n, 2, 9, 3))
+    local[..., 0] = np.where(X.ravel() > 0, X.ravel()[None] * grasps.depths[:, None], X.ravel()[None])[:, None]
+    local[..., 1] = (np.array([-1.0, 1.0])[None, :, None] * (grasps.widths / 2 + g.finger_width / 2)[:, None, None])
+    local[..., 2] = Z.ravel()[None, None]
+    world = np.einsum("nij,nfsj->nfsi", grasps.rotations, local) + grasps.translations[:, None, None]
+    span = 3.0  # |x/z|, |y/z| covered (a 143-degree field of view); beyond it counts as seen
+
+    def cells(q: np.ndarray) -> np.ndarray:
+        return np.floor((np.clip(q[..., :2] / q[..., 2:3], -span, span) + span) / bin_rad).astype(np.int64)
+
+    ij = cells(pts)
+    shape = np.full(2, int(2 * span / bin_rad) + 1)
+    zbuf = np.full(shape, np.inf)
+    np.minimum.at(zbuf, (ij[:, 0], ij[:, 1]), pts[:, 2])
+    front = world[..., 2] > 1e-6
+    fij = cells(np.where(front[..., None], world, 1.0))
+    inside = front & (fij >= 0).all(axis=-1) & (fij < shape).all(axis=-1)
+    seen = np.full(world.shape[:-1], np.inf)
+    seen[inside] = zbuf[fij[inside][:, 0], fij[inside][:, 1]]
+    return (world[..., 2] > seen + tolerance).any(axis=(1, 2))
+

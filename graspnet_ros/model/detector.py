@@ -25,7 +25,7 @@ from scipy.spatial import cKDTree
 from ..grasp import GraspGroup
 from ..gripper import GripperModel, check_collision
 from ..nms import pose_nms
-from .baseline import BaselineConfig, detect_baseline
+from .baseline import BaselineConfig, detect_baseline, fingers_in_shadow
 from .decode import decode
 from .gaf import gaf_rescore
 from .graspnet import GraspNet
@@ -204,6 +204,8 @@ class GraspDetector:
             coarse = voxel_downsample(scene, cfg.collision_voxel) if cfg.collision_voxel > cfg.voxel_size else scene
             res = check_collision(grasps, coarse, cfg.gripper, tree=tree if coarse is cloud else None)
             keep = ~res.collision & (~res.empty if cfg.reject_empty else True)
+            if self.model is None:  # the baseline knows no shapes: its fingers stay in seen free space
+                keep &= ~fingers_in_shadow(grasps, scene, cfg.gripper)
             grasps = grasps.filter(keep)
         timings["collision"] = _ms(t)
         stats["collision_free"] = len(grasps)
