@@ -500,7 +500,7 @@ def read_bag_frames(path: str | Path, topics: BagTopics = BagTopics(), every_n: 
     ``skipped``. ValueError if a needed topic is not in the bag or the bag
     cannot be read.
     """
-    from .nodes import conversions as cv  # duck-typed numpy decoders (field names match rosbags')
+    from . import msg_decode as cv  # ROS-free decoders by field name (rosbags' messages)
 
     if every_n < 1:
         raise ValueError(f"every_n must be >= 1, got {every_n}")

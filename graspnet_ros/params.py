@@ -69,3 +69,17 @@ def read_node_parameters(path: str | Path, node: str, required: bool = True) -> 
     if required and not params:
         raise ValueError(f"{path}: no ros__parameters under '/**' or '{node}'")
     return params
+
+
+def default_config_dir() -> Path:
+    """The package's ``config/`` (one file per node): the source tree's when present, else the
+    installed ament share directory's."""
+    src = Path(__file__).resolve().parents[1] / "config"
+    if (src / "camera_node.yaml").is_file():
+        return src
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return Path(get_package_share_directory("graspnet_ros")) / "config"
+    except Exception:  # noqa: BLE001 - no ament index: report the source path
+        return src

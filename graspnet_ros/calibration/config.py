@@ -93,12 +93,6 @@ def load_config(path: str | Path) -> CalibrationConfig:
 
 def default_config_path() -> Path:
     """config/calibration.yaml of the source tree, else of the installed ROS package share."""
-    here = Path(__file__).resolve().parents[2] / "config" / "calibration.yaml"
-    if here.is_file():
-        return here
-    try:
-        from ament_index_python.packages import get_package_share_directory
+    from ..params import default_config_dir
 
-        return Path(get_package_share_directory("graspnet_ros")) / "config" / "calibration.yaml"
-    except Exception:  # noqa: BLE001 - no ament index: report the source-tree path
-        return here
+    return default_config_dir() / "calibration.yaml"

@@ -39,6 +39,10 @@ from std_msgs.msg import Header
 from graspnet_ros.cameras.base import CameraIntrinsics
 from graspnet_ros.grasp import GraspGroup
 from graspnet_ros.msg import Grasp, GraspArray
+from graspnet_ros.msg_decode import (_image_pixels, camera_info_to_intrinsics, cloud_fields,  # noqa: F401
+                                     msg_to_cloud, msg_to_color, msg_to_depth, msg_to_grasp_group,
+                                     msg_to_tolerances, pose_to_matrix, stamp_to_seconds,
+                                     transform_to_matrix)
 
 __all__ = ["grasp_group_to_msg", "msg_to_grasp_group", "msg_to_tolerances",
            "cloud_to_msg", "msg_to_cloud", "cloud_fields",
@@ -94,42 +98,6 @@ def grasp_group_to_msg(grasps: GraspGroup, stamp: Any = None,
     return msg
 
 
-def _columns(msg: GraspArray) -> np.ndarray:
-    """(N, 13) float64: position (3), quaternion xyzw (4), width, height, depth, score, tolerance, object_id."""
-    rows = [(g.pose.position.x, g.pose.position.y, g.pose.position.z,
-             g.pose.orientation.x, g.pose.orientation.y, g.pose.orientation.z, g.pose.orientation.w,
-             g.width, g.height, g.depth, g.score, g.tolerance, g.object_id)
-            for g in msg.grasps]
-    return np.array(rows, dtype=np.float64).reshape(-1, 13)
-
-
-def msg_to_grasp_group(msg: GraspArray) -> GraspGroup:
-    """Build a GraspGroup (in ``msg.header.frame_id``) from a ``GraspArray``, keeping its order.
-
-    Quaternions are normalised; a zero quaternion raises ValueError, as do
-    values the GraspGroup rejects (NaN, negative lengths). Tolerances are not
-    part of a GraspGroup: read them with :func:`msg_to_tolerances`.
-    """
-    cols = _columns(msg)
-    if len(cols) == 0:
-        return GraspGroup(frame_id=msg.header.frame_id)
-    quats = cols[:, 3:7]
-    norms = np.linalg.norm(quats, axis=1)
-    bad = ~(norms > 1e-9)
-    if bad.any():
-        raise ValueError(f"GraspArray: {int(bad.sum())} grasps have a zero or invalid "
-                         f"orientation quaternion (first: index {int(np.flatnonzero(bad)[0])})")
-    rotations = Rotation.from_quat(quats / norms[:, None]).as_matrix()
-    return GraspGroup.from_components(
-        rotations, cols[:, 0:3], widths=cols[:, 7], depths=cols[:, 9], scores=cols[:, 10],
-        heights=cols[:, 8], object_ids=cols[:, 12], frame_id=msg.header.frame_id)
-
-
-def msg_to_tolerances(msg: GraspArray) -> np.ndarray:
-    """(N,) GAF tolerances of a ``GraspArray`` in metres (0 = unknown)."""
-    return np.array([g.tolerance for g in msg.grasps], dtype=np.float64)
-
-
 # --------------------------------------------------------------------------
 # time
 # --------------------------------------------------------------------------
@@ -140,11 +108,6 @@ def seconds_to_stamp(seconds: float) -> Time:
     if ns < 0:
         raise ValueError(f"stamp must be >= 0 s, got {seconds}")
     return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
-
-
-def stamp_to_seconds(stamp: Time) -> float:
-    """Seconds of a ``builtin_interfaces/Time``."""
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 def _header(frame_id: str, stamp: Any) -> Header:
@@ -163,25 +126,6 @@ def _bytes_field(arr: np.ndarray) -> array.array:
 # --------------------------------------------------------------------------
 # PointCloud2
 # --------------------------------------------------------------------------
-
-# PointField datatype -> numpy dtype (little endian)
-_POINTFIELD_DTYPES = {
-    PointField.INT8: np.dtype("i1"), PointField.UINT8: np.dtype("u1"),
-    PointField.INT16: np.dtype("<i2"), PointField.UINT16: np.dtype("<u2"),
-    PointField.INT32: np.dtype("<i4"), PointField.UINT32: np.dtype("<u4"),
-    PointField.FLOAT32: np.dtype("<f4"), PointField.FLOAT64: np.dtype("<f8"),
-}
-
-
-def cloud_fields(msg: PointCloud2) -> dict[str, tuple[int, np.dtype]]:
-    """Field name -> (byte offset, numpy dtype) of a PointCloud2 (count-1 fields only)."""
-    out = {}
-    for f in msg.fields:
-        if f.datatype not in _POINTFIELD_DTYPES:
-            raise ValueError(f"PointCloud2 field '{f.name}' has unknown datatype {f.datatype}")
-        if f.count == 1:
-            out[f.name] = (f.offset, _POINTFIELD_DTYPES[f.datatype])
-    return out
 
 
 def cloud_to_msg(points: np.ndarray, frame_id: str, stamp: Any = None,
@@ -221,98 +165,9 @@ def cloud_to_msg(points: np.ndarray, frame_id: str, stamp: Any = None,
     return msg
 
 
-def _cloud_records(msg: PointCloud2, needed: list[str]) -> tuple[np.ndarray, dict]:
-    """(H, W) structured view over the message's points with the ``needed`` fields."""
-    if msg.is_bigendian:
-        raise ValueError("big-endian PointCloud2 is not supported; publish little-endian data")
-    fields = cloud_fields(msg)
-    h, w, step = int(msg.height), int(msg.width), int(msg.point_step)
-    if h * w == 0:
-        return np.zeros((h, w), dtype=np.dtype([])), fields
-    missing = [f for f in needed if f not in fields]
-    if missing:
-        raise ValueError(f"PointCloud2 has no field(s) {missing} (fields: {sorted(fields)}); "
-                         "the detector needs x, y, z coordinates in metres")
-    row_step = int(msg.row_step)
-    if step <= 0 or row_step < w * step:
-        raise ValueError(f"PointCloud2 point_step {step} / row_step {row_step} too small "
-                         f"for width {w}")
-    for name in needed:
-        off, dt = fields[name]
-        if off + dt.itemsize > step:
-            raise ValueError(f"PointCloud2 field '{name}' (offset {off}) lies outside point_step {step}")
-    raw = np.frombuffer(msg.data, dtype=np.uint8)
-    if raw.size < h * row_step:
-        raise ValueError(f"PointCloud2 data has {raw.size} bytes, expected {h * row_step} "
-                         f"({h} rows x row_step {row_step})")
-    rows = raw[:h * row_step].reshape(h, row_step)[:, :w * step]
-    dtype = np.dtype({"names": needed, "formats": [fields[n][1] for n in needed],
-                      "offsets": [fields[n][0] for n in needed], "itemsize": step})
-    return np.ascontiguousarray(rows).view(dtype).reshape(h, w), fields
-
-
-def msg_to_cloud(msg: PointCloud2, organised: bool = False,
-                 with_colors: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-    """Points (float32 metres, in ``msg.header.frame_id``) and optional RGB of a PointCloud2.
-
-    organised=False: (N, 3) finite points only (NaN/inf rows dropped);
-    organised=True: (height, width, 3) as stored, NaN kept. with_colors reads
-    an ``rgb`` or ``rgba`` field (float32 or uint32, 0x00RRGGBB) into uint8
-    RGB of matching shape; ValueError if there is none. Any x, y, z field
-    layout (offsets, padding, extra fields, float64) is accepted.
-    """
-    needed = ["x", "y", "z"]
-    if with_colors:
-        names = {f.name for f in msg.fields}
-        color_name = "rgb" if "rgb" in names else "rgba" if "rgba" in names else None
-        if color_name is None:
-            raise ValueError(f"PointCloud2 has no rgb/rgba field (fields: {sorted(names)})")
-        needed.append(color_name)
-    rec, fields = _cloud_records(msg, needed)
-    h, w = rec.shape
-    if h * w == 0:
-        needed = needed[:3]
-    pts = np.empty((h, w, 3), dtype=np.float32)
-    if h * w:
-        pts[..., 0], pts[..., 1], pts[..., 2] = rec["x"], rec["y"], rec["z"]
-    colors = None
-    if with_colors:
-        if h * w:
-            packed = np.ascontiguousarray(rec[needed[3]]).view(np.uint32) \
-                if fields[needed[3]][1].itemsize == 4 else rec[needed[3]].astype(np.uint32)
-            colors = np.stack([(packed >> 16) & 0xFF, (packed >> 8) & 0xFF, packed & 0xFF],
-                              axis=-1).astype(np.uint8)
-        else:
-            colors = np.zeros((h, w, 3), dtype=np.uint8)
-    if organised:
-        return pts, colors
-    flat = pts.reshape(-1, 3)
-    keep = np.isfinite(flat).all(axis=1)
-    return flat[keep], (colors.reshape(-1, 3)[keep] if colors is not None else None)
-
-
 # --------------------------------------------------------------------------
 # Image
 # --------------------------------------------------------------------------
-
-_COLOR_IN = {"rgb8": (3, [0, 1, 2]), "bgr8": (3, [2, 1, 0]), "rgba8": (4, [0, 1, 2]),
-             "bgra8": (4, [2, 1, 0]), "mono8": (1, [0, 0, 0])}
-_DEPTH_IN = {"16UC1": np.dtype("u2"), "mono16": np.dtype("u2"), "32FC1": np.dtype("f4")}
-
-
-def _image_pixels(msg: Image, dtype: np.dtype, channels: int) -> np.ndarray:
-    """(H, W, C) view of an Image's pixels honouring step padding and endianness."""
-    h, w = int(msg.height), int(msg.width)
-    dt = np.dtype(dtype).newbyteorder(">" if msg.is_bigendian else "<")
-    row = w * channels * dt.itemsize
-    step = int(msg.step)
-    if step < row:
-        raise ValueError(f"Image step {step} is smaller than width x pixel size ({row} bytes)")
-    raw = np.frombuffer(msg.data, dtype=np.uint8)
-    if raw.size < h * step:
-        raise ValueError(f"Image data has {raw.size} bytes, expected {h * step} ({h} rows x step {step})")
-    rows = raw[:h * step].reshape(h, step)[:, :row]
-    return np.ascontiguousarray(rows).view(dt).reshape(h, w, channels).astype(dt.newbyteorder("="))
 
 
 def color_to_msg(rgb: np.ndarray, frame_id: str, stamp: Any = None,
@@ -327,15 +182,6 @@ def color_to_msg(rgb: np.ndarray, frame_id: str, stamp: Any = None,
     h, w = img.shape[:2]
     return Image(header=_header(frame_id, stamp), height=h, width=w, encoding=encoding,
                  is_bigendian=False, step=3 * w, data=_bytes_field(data))
-
-
-def msg_to_color(msg: Image) -> np.ndarray:
-    """(H, W, 3) uint8 RGB of a colour ``Image`` (rgb8, bgr8, rgba8, bgra8 or mono8)."""
-    if msg.encoding not in _COLOR_IN:
-        raise ValueError(f"colour image encoding '{msg.encoding}' is not supported; "
-                         f"use one of {sorted(_COLOR_IN)}")
-    channels, order = _COLOR_IN[msg.encoding]
-    return np.ascontiguousarray(_image_pixels(msg, np.uint8, channels)[..., order])
 
 
 def depth_to_msg(depth: np.ndarray, frame_id: str, stamp: Any = None,
@@ -361,17 +207,6 @@ def depth_to_msg(depth: np.ndarray, frame_id: str, stamp: Any = None,
                  is_bigendian=False, step=w * data.itemsize, data=_bytes_field(data))
 
 
-def msg_to_depth(msg: Image) -> np.ndarray:
-    """(H, W) float32 metres of a depth ``Image`` (16UC1/mono16 mm or 32FC1 m); 0 = no data."""
-    if msg.encoding not in _DEPTH_IN:
-        raise ValueError(f"depth image encoding '{msg.encoding}' is not supported; "
-                         "use 16UC1 (millimetres) or 32FC1 (metres)")
-    raw = _image_pixels(msg, _DEPTH_IN[msg.encoding], 1)[..., 0]
-    if raw.dtype == np.uint16:
-        return raw.astype(np.float32) * np.float32(0.001)
-    return np.where(np.isfinite(raw) & (raw > 0), raw, 0.0).astype(np.float32)
-
-
 # --------------------------------------------------------------------------
 # CameraInfo
 # --------------------------------------------------------------------------
@@ -383,16 +218,6 @@ def intrinsics_to_camera_info(intr: CameraIntrinsics, frame_id: str, stamp: Any 
     return CameraInfo(header=_header(frame_id, stamp), height=intr.height, width=intr.width,
                       distortion_model="plumb_bob", d=list(intr.distortion),
                       k=K.ravel().tolist(), r=np.eye(3).ravel().tolist(), p=P.ravel().tolist())
-
-
-def camera_info_to_intrinsics(msg: CameraInfo) -> CameraIntrinsics:
-    """Intrinsics of a ``CameraInfo``: K (or P when K is all zero), size and distortion."""
-    K = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
-    if not K.any():
-        K = np.asarray(msg.p, dtype=np.float64).reshape(3, 4)[:, :3]
-    if not (K[0, 0] > 0 and K[1, 1] > 0):
-        raise ValueError("CameraInfo has no valid focal length in K or P (fx, fy must be > 0)")
-    return CameraIntrinsics.from_matrix(K, msg.width, msg.height, tuple(msg.d) or (0.0,) * 5)
 
 
 # --------------------------------------------------------------------------
@@ -421,29 +246,10 @@ def _rigid_parts(T: np.ndarray) -> tuple[dict[str, float], Quaternion]:
             Quaternion(x=float(q[0]), y=float(q[1]), z=float(q[2]), w=float(q[3])))
 
 
-def _matrix(q: Quaternion, t: Point | Vector3) -> np.ndarray:
-    """4x4 transform of a quaternion message (normalised here) and a translation (metres)."""
-    q_xyzw = np.array([q.x, q.y, q.z, q.w])
-    norm = np.linalg.norm(q_xyzw)
-    if not norm > 1e-9:
-        raise ValueError("orientation quaternion is zero or invalid")
-    T = np.eye(4)
-    T[:3, :3] = Rotation.from_quat(q_xyzw / norm).as_matrix()
-    T[:3, 3] = [t.x, t.y, t.z]
-    return T
-
-
 def matrix_to_pose(T: np.ndarray) -> Pose:
     """``geometry_msgs/Pose`` of a 4x4 rigid transform (metres)."""
     position, orientation = _rigid_parts(T)
     return Pose(position=Point(**position), orientation=orientation)
-
-
-def pose_to_matrix(pose: Pose | PoseStamped) -> np.ndarray:
-    """4x4 matrix of a ``Pose`` or ``PoseStamped`` (quaternion normalised)."""
-    if isinstance(pose, PoseStamped):
-        pose = pose.pose
-    return _matrix(pose.orientation, pose.position)
 
 
 def matrix_to_pose_stamped(T: np.ndarray, frame_id: str, stamp: Any = None) -> PoseStamped:
@@ -455,13 +261,6 @@ def matrix_to_transform(T: np.ndarray) -> Transform:
     """``geometry_msgs/Transform`` of a 4x4 rigid transform."""
     translation, rotation = _rigid_parts(T)
     return Transform(translation=Vector3(**translation), rotation=rotation)
-
-
-def transform_to_matrix(tf: Transform | TransformStamped) -> np.ndarray:
-    """4x4 matrix of a ``Transform`` or ``TransformStamped`` (T_parent<-child)."""
-    if isinstance(tf, TransformStamped):
-        tf = tf.transform
-    return _matrix(tf.rotation, tf.translation)
 
 
 def matrix_to_transform_stamped(T: np.ndarray, parent_frame: str, child_frame: str,

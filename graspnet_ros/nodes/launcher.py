@@ -19,23 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ..params import default_config_dir
+
 __all__ = ["default_config_dir", "node_cli_args", "LaunchSettings", "LaunchReport", "run_launch",
            "spin_nodes", "ensure_loopback_default", "CAMERA_NAMESPACE"]
 
 CAMERA_NAMESPACE = "camera"
-
-
-def default_config_dir() -> Path:
-    """``config/`` of the source tree when present, else the installed share directory."""
-    src = Path(__file__).resolve().parents[2] / "config"
-    if (src / "camera_node.yaml").is_file():
-        return src
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        return Path(get_package_share_directory("graspnet_ros")) / "config"
-    except Exception:  # noqa: BLE001 - no ament index: report the source path
-        return src
 
 
 def _ros_value(value) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..params import Param, read_node_parameters
+from ..params import Param, default_config_dir, read_node_parameters
 from .detectors import DETECTOR_KINDS, make_detector
 from .runner import DetectionPipeline, pipeline_config
 from .segment import SEGMENTATION_PARAMETERS
@@ -63,8 +63,6 @@ PARAMETERS = [
 
 def default_detector_config() -> Path:
     """``config/grasp_detector_node.yaml`` of the source tree or the ament share folder."""
-    from ..nodes.launcher import default_config_dir
-
     return default_config_dir() / f"{NODE_NAME}.yaml"
 
 
