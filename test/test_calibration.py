@@ -571,3 +571,68 @@ def test_calibrate_output_drives_the_executor_and_the_mount(tmp_path):
     with pytest.raises(ValueError, match="moves with the arm"):
         CameraMount.from_calibration_file(tmp_path / "hand.yaml")
     np.testing.assert_allclose(base_from_camera(calib), calib.transform)
+
+
+def test_eye_in_hand_calibration_drives_the_executor_with_the_capture_time_flange_pose(tmp_path):
+    """Eye-in-hand: `graspnet-ros calibrate --mode eye-in-hand` on rendered board images; the sim arm
+    takes a frame from one pose, moves on, and executes a grasp seen in that frame. The executor
+    places it with the flange pose AT CAPTURE TIME (closes on the box); without that pose it refuses,
+    and the pose at execution time (the arm moved 15 cm) would put the jaws beside the box."""
+    import trimesh
+
+    from graspnet_ros.grasp import GraspGroup
+    from graspnet_ros.robot.base import SpeedLimits
+    from graspnet_ros.robot.executor import ExecutorConfig, GraspExecutor
+    from graspnet_ros.robot.sim import SimArm, SimObject
+
+    # calibration: a board fixed on the table, the camera on the flange (X_EYE_IN_HAND = T_flange<-camera)
+    T_base_target = make_transform(Rotation.from_euler("z", 20, degrees=True).as_matrix(), [0.4, -0.2, 0.0])
+    C_true = sample_view_poses(8, (0.35, 0.6), 35, max_roll_deg=60, rng=np.random.default_rng(8))
+    flange = T_base_target @ invert(C_true) @ invert(X_EYE_IN_HAND)
+    images = tmp_path / "images"
+    images.mkdir()
+    for i, c in enumerate(C_true):
+        cv2.imwrite(str(images / f"view_{i:02d}.png"), render_target(BOARD, c, rng=i))
+    np.save(tmp_path / "camK.npy", D435_K)
+    np.save(tmp_path / "flange.npy", flange)
+    out = tmp_path / "hand.yaml"
+    code, _, stderr = run_cli("calibrate", "--images", images, "--camK", tmp_path / "camK.npy", "--robot-poses",
+                              tmp_path / "flange.npy", "--mode", "eye-in-hand", "--target",
+                              write_config(tmp_path / "cfg.yaml", "eye-in-hand"), "--out", out)
+    assert code == 0, stderr
+    cfg = ExecutorConfig.from_mapping({"calibration": {"file": str(out)}})
+    assert cfg.eye_in_hand and cfg.T_base_camera is None
+    rot, trans = pose_error(cfg.T_flange_camera, X_EYE_IN_HAND)
+    assert rot < 0.3 and trans < 0.002, (rot, trans)
+
+    box = trimesh.creation.box((0.05, 0.05, 0.08))
+    arm = SimArm([SimObject(box, make_transform(np.eye(3), [0.1, 0.05, 0.04]), name="box")])
+    ex = GraspExecutor(arm, cfg)
+    top_base = GraspGroup.from_approach(np.array([[0.1, 0.05, 0.08]]), np.array([[0.0, 0.0, -1.0]]),
+                                        np.array([0.0]), depth=0.02, width=0.06, frame_id="base_link")
+    T_base_cam_capture = make_transform(np.diag([1.0, -1.0, -1.0]), [0.12, 0.03, 0.45])  # looking down
+    moved_on = make_transform(Rotation.from_euler("z", 30, degrees=True).as_matrix(), [0.15, 0.0, 0.0])
+
+    def capture_then_move_on():
+        """Flange pose measured when the frame is taken, the grasp as that camera sees it; then the
+        arm moves 15 cm and turns 30 degrees (the next view) before the grasp is executed."""
+        arm.reset(0)
+        arm.move_tool(T_base_cam_capture @ invert(X_EYE_IN_HAND), SpeedLimits(0.5, 3.0, 1.0))
+        at_capture = ex.flange_pose()
+        seen = top_base.transform(invert(at_capture @ X_EYE_IN_HAND), frame_id="camera_color_optical_frame")
+        arm.move_tool(moved_on @ arm.tool_pose(), SpeedLimits(0.5, 3.0, 1.0))
+        assert np.linalg.norm(ex.flange_pose()[:3, 3] - at_capture[:3, 3]) > 0.14
+        return at_capture, seen
+
+    at_capture, seen = capture_then_move_on()
+    result = ex.execute(seen, arm.scene_points(), T_base_flange=at_capture)
+    assert result.success, result
+    assert 0.03 < arm.gripper_width() < 0.06  # closed on the 5 cm box
+    np.testing.assert_allclose(result.grasp.translations[0], [0.1, 0.05, 0.08], atol=0.004)
+
+    _, seen = capture_then_move_on()
+    refused = ex.execute(seen, arm.scene_points())
+    assert refused.refused and "eye-in-hand" in refused.reason and "capture time" in refused.reason
+    wrong = ex.execute(seen, arm.scene_points(), T_base_flange=ex.flange_pose())  # the pose at execution time
+    assert not wrong.success and arm.lifted_object() is None
+    assert wrong.refused or np.linalg.norm(wrong.grasp.translations[0, :2] - [0.1, 0.05]) > 0.05

@@ -212,3 +212,66 @@ def test_default_cloud_topic_is_the_camera_nodes_cloud(ros):
     server = make_server(box_arm())
     topics = {s.topic_name for s in server.subscriptions}
     assert f"{server.get_namespace()}/{CAMERA_NAMESPACE}/depth/color/points" in topics  # camera_node's cloud
+
+
+def test_eye_in_hand_grasps_use_the_flange_pose_at_their_stamp(ros):
+    """Eye-in-hand: the node samples the arm's flange pose; a GraspArray stamped when the frame was
+    taken is placed with the pose the flange had then, after the arm has moved on (the box is
+    picked); grasps stamped before the history or with no stamp are refused with the reason."""
+    from builtin_interfaces.msg import Time
+    from scipy.spatial.transform import Rotation
+
+    from graspnet_ros.robot.base import SpeedLimits
+
+    make_server, client = ros
+    X = np.eye(4)  # T_flange<-camera: 5 cm beside the flange, turned 90 degrees about the optical axis
+    X[:3, :3] = Rotation.from_euler("z", 90, degrees=True).as_matrix()
+    X[:3, 3] = (0.05, 0.0, 0.02)
+    cfg = ExecutorConfig.from_mapping({"calibration": {"mode": "eye-in-hand", "matrix": X.tolist()},
+                                       "safety": {"clearance": {"require_cloud": False}}})
+    arm = box_arm()
+    T_base_cam = np.array([[1.0, 0, 0, 0.12], [0, -1, 0, 0.03], [0, 0, -1, 0.45], [0, 0, 0, 1]])  # looking down
+    arm.move_tool(T_base_cam @ np.linalg.inv(X), SpeedLimits(0.5, 3.0, 1.0))
+    server = make_server(arm, cfg)
+    assert wait_until(lambda: len(server.flange_history) >= 5)
+    capture = server.get_clock().now()
+    at_capture = server.grasp_executor.flange_pose()
+    top = GraspGroup.from_approach(np.array([[0.1, 0.05, 0.08]]), np.array([[0.0, 0.0, -1.0]]), np.array([0.0]),
+                                   depth=0.02, width=0.06, frame_id="base_link")
+    seen = top.transform(np.linalg.inv(at_capture @ X), frame_id=CAMERA)
+    # the arm stays still while the frame is taken: samples after the capture hold the same pose
+    assert wait_until(lambda: server.flange_history.newest > capture.nanoseconds * 1e-9 + 0.05)
+    shift = np.eye(4)
+    shift[:3, 3] = (0.15, 0.0, 0.0)
+    arm.move_tool(shift @ arm.tool_pose(), SpeedLimits(0.5, 3.0, 1.0))  # on to the next view
+    time.sleep(0.2)  # the history records the new pose too
+
+    msg = grasp_group_to_msg(seen)
+    msg.header.stamp = Time(sec=0, nanosec=0)  # unstamped: its capture pose is unknown
+    pub = client.create_publisher(GraspArray, "grasps", 1)
+    assert wait_until(lambda: pub.publish(msg) or server.dropped["grasps"] > 0)
+    assert server.latest_grasps is None
+
+    stale = grasp_group_to_msg(seen)
+    stale.header.stamp = Time(sec=1000, nanosec=0)  # long before the history
+    _, status, result = send(client, ExecuteGrasp.Goal(header=stale.header, grasp=stale.grasps[0]))
+    assert status == GoalStatus.STATUS_ABORTED and "no pose at t = 1000.000 s" in result.reason
+    assert arm.lifted_object(0.05) is None
+
+    msg.header.stamp = capture.to_msg()
+    assert wait_until(lambda: pub.publish(msg) or server.latest_grasps is not None)
+    _, status, result = send(client, ExecuteGrasp.Goal(use_best_of_latest=True))
+    assert status == GoalStatus.STATUS_SUCCEEDED, result.reason
+    assert 0.03 < result.measured_width < 0.06 and arm.lifted_object(0.05) == 0
+
+
+def wait_until(predicate, timeout: float = TIMEOUT) -> bool:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        try:
+            if predicate():
+                return True
+        except ValueError:
+            pass
+        time.sleep(0.05)
+    return False

@@ -16,7 +16,17 @@ s or a grasp list older than ``inputs.max_grasps_age`` s (since arrival);
 without a cloud the clearance check fails closed unless the config sets
 ``safety.clearance.require_cloud: false``. Services: ``stop`` (never blocks),
 ``reset`` (std_srvs/Trigger). Parameters: ``config_file`` (executor YAML;
-empty = built-in defaults, the simulator), ``grasps_topic``, ``cloud_topic``.
+empty = built-in defaults, the simulator), ``grasps_topic``, ``cloud_topic``,
+``flange_rate``, ``flange_history``.
+
+Eye-in-hand (the config's calibration file has ``mode: eye-in-hand``): the
+camera moves with the arm, so camera-frame grasps and clouds are placed with
+the flange pose at their CAPTURE time, the message's ``header.stamp`` (the
+detector stamps its grasps with its input's stamp). The node samples the arm's
+flange pose ``flange_rate`` times a second into a ``flange_history`` s long
+history and interpolates it at the stamp; a message stamped outside the
+history is dropped (goal: refused) with the reason, never placed with the
+pose at execution time.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ from std_srvs.srv import Trigger
 from graspnet_ros.action import ExecuteGrasp
 from graspnet_ros.msg import GraspArray
 from graspnet_ros.nodes.conversions import msg_to_cloud, msg_to_grasp_group
+from graspnet_ros.pose_history import PoseHistory
 from graspnet_ros.robot.executor import ExecutorConfig, GraspExecutor, build_arm
 
 
@@ -46,10 +57,24 @@ class ExecutorNode(Node):
         grasps_topic = self.declare_parameter("grasps_topic", "grasps").value
         cloud_topic = self.declare_parameter("cloud_topic", "camera/depth/color/points", ParameterDescriptor(
             description="PointCloud2 for the clearance check (default: what camera_node publishes)")).value
+        rate = self.declare_parameter("flange_rate", 50.0, ParameterDescriptor(
+            description="eye-in-hand: flange pose samples per second (Hz)")).value
+        span = self.declare_parameter("flange_history", 10.0, ParameterDescriptor(
+            description="eye-in-hand: seconds of flange poses kept for capture-time lookups")).value
         cfg = config or (ExecutorConfig.load(path) if path else ExecutorConfig())
         self.grasp_executor = GraspExecutor(arm if arm is not None else build_arm(cfg.robot), cfg)
+        #: eye-in-hand: T_base<-flange sampled from the arm, by node-clock time (s); None otherwise
+        self.flange_history: PoseHistory | None = None
+        if cfg.eye_in_hand:
+            if not (rate > 0 and span > 0):
+                raise ValueError(f"flange_rate ({rate} Hz) and flange_history ({span} s) must be > 0")
+            self.flange_history = PoseHistory(span, tolerance=2.0 / rate, name="flange pose T_base<-flange")
+            self._sample_flange()
+            self.create_timer(1.0 / rate, self._sample_flange)
         #: (grasps, monotonic arrival time) of the latest valid GraspArray
         self.latest_grasps = None
+        #: eye-in-hand: T_base<-flange when the latest grasps' frame was captured
+        self._grasps_flange = None
         self._grasps_time = 0.0
         #: (points (M, 3) in the base frame, monotonic arrival time) of the latest valid cloud
         self.latest_cloud: tuple[np.ndarray, float] | None = None
@@ -70,18 +95,39 @@ class ExecutorNode(Node):
         self.get_logger().warning(f"dropped a bad message on '{topic}' ({self.dropped[topic]} so far): {exc}",
                                   throttle_duration_sec=1.0)
 
+    def _sample_flange(self) -> None:
+        """Record the arm's flange pose at the node clock's now (eye-in-hand)."""
+        try:
+            self.flange_history.add(self.get_clock().now().nanoseconds * 1e-9, self.grasp_executor.flange_pose())
+        except Exception as exc:  # noqa: BLE001 - a failed read leaves a gap; lookups there are refused
+            self.get_logger().warning(f"flange pose not read: {exc}", throttle_duration_sec=1.0)
+
+    def capture_flange(self, frame_id: str, stamp) -> np.ndarray | None:
+        """T_base<-flange when a message of ``frame_id`` stamped ``stamp`` (builtin_interfaces/Time)
+        was captured: None unless the camera is eye-in-hand and the frame is a camera frame;
+        ValueError when the history holds no pose for that time."""
+        if self.flange_history is None or frame_id not in self.grasp_executor.config.camera_frames:
+            return None
+        t = stamp.sec + stamp.nanosec * 1e-9
+        if t <= 0:
+            raise ValueError(f"frame '{frame_id}' is eye-in-hand but the message has no stamp: its capture time "
+                             "places the camera (stamp it when the frame is taken)")
+        return self.flange_history.lookup(t)
+
     def _on_grasps(self, msg: GraspArray) -> None:
         try:
             grasps = msg_to_grasp_group(msg)
-            self.grasp_executor.base_from(grasps.frame_id)  # refuse unknown frames at the door
+            flange = self.capture_flange(grasps.frame_id, msg.header.stamp)
+            self.grasp_executor.base_from(grasps.frame_id, flange)  # refuse unknown frames at the door
         except Exception as exc:  # noqa: BLE001 - a bad message is dropped, the node stays up
             self._drop("grasps", exc)
             return
-        self.latest_grasps, self._grasps_time = grasps, time.monotonic()
+        self.latest_grasps, self._grasps_flange, self._grasps_time = grasps, flange, time.monotonic()
 
     def _on_cloud(self, msg: PointCloud2) -> None:
         try:
-            points = self.grasp_executor.cloud_to_base(msg_to_cloud(msg)[0], msg.header.frame_id)
+            flange = self.capture_flange(msg.header.frame_id, msg.header.stamp)
+            points = self.grasp_executor.cloud_to_base(msg_to_cloud(msg)[0], msg.header.frame_id, flange)
         except Exception as exc:  # noqa: BLE001
             self._drop("cloud", exc)
             return
@@ -137,7 +183,7 @@ class ExecutorNode(Node):
         limits = self.grasp_executor.config.inputs
         now = time.monotonic()
         if goal.use_best_of_latest:
-            grasps = self.latest_grasps
+            grasps, flange = self.latest_grasps, self._grasps_flange
             if grasps is None or len(grasps) == 0:
                 return self._refuse(goal_handle, result, "refused: no GraspArray received yet on the grasps topic")
             age = now - self._grasps_time
@@ -149,6 +195,10 @@ class ExecutorNode(Node):
                 grasps = msg_to_grasp_group(GraspArray(header=goal.header, grasps=[goal.grasp]))
             except Exception as exc:  # noqa: BLE001
                 return self._refuse(goal_handle, result, f"refused: bad grasp in the goal: {exc}")
+            try:
+                flange = self.capture_flange(grasps.frame_id, goal.header.stamp)
+            except ValueError as exc:
+                return self._refuse(goal_handle, result, f"refused: {exc}")
         cloud = None
         if self.latest_cloud is not None:
             points, arrived = self.latest_cloud
@@ -162,7 +212,7 @@ class ExecutorNode(Node):
         def feedback(phase: str, progress: float) -> None:
             goal_handle.publish_feedback(ExecuteGrasp.Feedback(phase=phase, progress=float(progress)))
 
-        out = self.grasp_executor.execute_best(grasps, cloud, feedback)
+        out = self.grasp_executor.execute_best(grasps, cloud, feedback, T_base_flange=flange)
         result.success, result.measured_width = out.success, out.measured_width
         result.reason = out.reason or ("" if out.success else "failed without a reason (bug)")
         if goal_handle.is_cancel_requested:  # the executor stays stopped until reset

@@ -65,11 +65,27 @@ def load_calibration(path: str | Path, T_base_flange: np.ndarray | None = None) 
 
 
 def calibration_from_mapping(data: Mapping[str, Any]) -> np.ndarray:
-    """T_base<-camera from an inline mapping (same keys as a calibration file)."""
+    """T_base<-camera from an inline eye-to-hand mapping (same keys as a calibration file)."""
     from ..calibration.result import base_from_camera
     from ..calibration.result import calibration_from_mapping as read_mapping
 
     return base_from_camera(read_mapping(data, "executor calibration"))
+
+
+def _read_camera_calibration(calib: Mapping[str, Any], base_dir: Path | None):
+    """The executor config's ``calibration`` section as a CalibrationResult (None when unset)."""
+    from ..calibration.result import calibration_from_mapping as read_mapping
+    from ..calibration.result import read_calibration
+
+    if calib.get("file"):
+        file = Path(calib["file"])
+        if not file.is_absolute() and base_dir is not None:
+            file = base_dir / file
+        return read_calibration(file)
+    inline = {k: v for k, v in calib.items() if k not in ("file", "tool_in_flange")}
+    if any(inline.get(k) is not None for k in ("transform", "matrix", "translation")):
+        return read_mapping({k: v for k, v in inline.items() if v is not None}, "executor calibration")
+    return None
 
 
 def _speed(cfg: Mapping[str, Any] | None, default: SpeedLimits) -> SpeedLimits:
@@ -131,6 +147,21 @@ class ExecutorConfig:
     T_base_camera: np.ndarray | None = None
     robot: dict = field(default_factory=lambda: {"driver": "sim"})
     inputs: InputLimits = field(default_factory=InputLimits)
+    #: the calibration file's content (mode, frames); eye-in-hand: transform = T_flange<-camera
+    camera_calibration: Any = None
+    #: T_flange<-tool (4x4, m): the arm's reported tool frame in the flange frame the
+    #: eye-in-hand calibration was solved in (identity: the calibration's robot poses were tool poses)
+    T_flange_tool: np.ndarray = field(default_factory=lambda: np.eye(4))
+
+    @property
+    def eye_in_hand(self) -> bool:
+        """True when the camera rides on the arm (calibration mode eye-in-hand)."""
+        return self.camera_calibration is not None and self.camera_calibration.mode == "eye-in-hand"
+
+    @property
+    def T_flange_camera(self) -> np.ndarray | None:
+        """Eye-in-hand: the calibrated T_flange<-camera (4x4, m); None otherwise."""
+        return np.asarray(self.camera_calibration.transform, dtype=np.float64) if self.eye_in_hand else None
 
     @classmethod
     def from_mapping(cls, cfg: Mapping[str, Any], base_dir: Path | None = None) -> "ExecutorConfig":
@@ -140,14 +171,12 @@ class ExecutorConfig:
             raise ValueError(f"unknown executor config sections {sorted(unknown)}; known: {sorted(known)}")
         frames = dict(cfg.get("frames") or {})
         calib = dict(cfg.get("calibration") or {})
+        camera_calibration = _read_camera_calibration(calib, base_dir)
         T = None
-        if calib.get("file"):
-            file = Path(calib["file"])
-            if not file.is_absolute() and base_dir is not None:
-                file = base_dir / file
-            T = load_calibration(file)
-        elif calib.get("transform") is not None or calib.get("translation") is not None:
-            T = calibration_from_mapping(calib)
+        if camera_calibration is not None and camera_calibration.mode == "eye-to-hand":
+            T = np.asarray(camera_calibration.transform, dtype=np.float64)
+        tool_in_flange = np.eye(4) if calib.get("tool_in_flange") is None else as_pose(
+            np.asarray(calib["tool_in_flange"], dtype=np.float64), "calibration.tool_in_flange (T_flange<-tool)")
         m = dict(cfg.get("motion") or {})
         speeds = dict(m.get("speeds") or {})
         d = MotionConfig()
@@ -175,6 +204,7 @@ class ExecutorConfig:
                    base_frame=str(frames.get("base", "base_link")),
                    camera_frames=tuple([cams] if isinstance(cams, str) else cams),
                    T_base_camera=T, robot=dict(cfg.get("robot") or {"driver": "sim"}),
+                   camera_calibration=camera_calibration, T_flange_tool=tool_in_flange,
                    inputs=InputLimits(**{k: float(v) for k, v in inputs.items()}))
 
     @classmethod
@@ -239,8 +269,39 @@ class GraspExecutor:
                                  f"{sim_tool.tcp_offset} m)")
 
     # -- frames ----------------------------------------------------------------
-    def base_from(self, frame_id: str) -> np.ndarray:
-        """T_base<-frame for a frame the executor knows; ValueError otherwise."""
+    def flange_pose(self) -> np.ndarray:
+        """The arm's flange pose T_base<-flange NOW (4x4, m): its tool pose composed with
+        ``T_flange<-tool``. Eye-in-hand: read it when a frame is captured and pass it with
+        that frame's data (``T_base_flange``)."""
+        return self.arm.tool_pose() @ np.linalg.inv(self.config.T_flange_tool)
+
+    def camera_pose(self, T_base_flange: np.ndarray | None = None) -> np.ndarray:
+        """T_base<-camera (4x4, m) when the frame was captured.
+
+        Eye-to-hand: the calibrated transform (``T_base_flange`` is ignored). Eye-in-hand: the
+        calibrated T_flange<-camera composed with ``T_base_flange``, the flange pose AT CAPTURE
+        TIME (required: the pose at execution time would misplace everything the camera saw
+        from elsewhere). ValueError without a calibration.
+        """
+        cfg = self.config
+        if cfg.eye_in_hand:
+            if T_base_flange is None:
+                raise ValueError("the camera is eye-in-hand (calibration T_flange<-camera): camera-frame data "
+                                 "needs the flange pose T_base<-flange at its capture time (GraspExecutor."
+                                 "flange_pose() when the frame was taken; executor_node looks it up at the "
+                                 "message stamp), never the pose at execution time")
+            return as_pose(T_base_flange, "T_base<-flange at capture time") @ cfg.T_flange_camera
+        if cfg.T_base_camera is None:
+            raise ValueError("no calibration (T_base<-camera) is configured: set calibration.file or "
+                             "calibration.transform")
+        return cfg.T_base_camera
+
+    def base_from(self, frame_id: str, T_base_flange: np.ndarray | None = None) -> np.ndarray:
+        """T_base<-frame for a frame the executor knows; ValueError otherwise.
+
+        T_base_flange: the flange pose (4x4, m) when camera-frame data was captured; needed
+        (and used) only for an eye-in-hand camera, see :meth:`camera_pose`.
+        """
         cfg = self.config
         if not frame_id:
             raise ValueError(f"empty frame_id: say which frame the data is in (the base frame '{cfg.base_frame}' "
@@ -248,18 +309,21 @@ class GraspExecutor:
         if frame_id == cfg.base_frame:
             return np.eye(4)
         if frame_id in cfg.camera_frames:
-            if cfg.T_base_camera is None:
+            if cfg.T_base_camera is None and not cfg.eye_in_hand:
                 raise ValueError(f"grasps arrive in camera frame '{frame_id}' but no calibration "
                                  "(T_base<-camera) is configured: set calibration.file or calibration.transform")
-            return cfg.T_base_camera
+            return self.camera_pose(T_base_flange)
         raise ValueError(f"unknown frame '{frame_id}': expected the base frame '{cfg.base_frame}' or a camera "
                          f"frame {list(cfg.camera_frames)} (see frames in config/executor.yaml)")
 
-    def to_base(self, grasps: GraspGroup) -> GraspGroup:
-        return grasps.transform(self.base_from(grasps.frame_id), frame_id=self.config.base_frame)
+    def to_base(self, grasps: GraspGroup, T_base_flange: np.ndarray | None = None) -> GraspGroup:
+        """Grasps in the base frame (``T_base_flange``: see :meth:`base_from`)."""
+        return grasps.transform(self.base_from(grasps.frame_id, T_base_flange), frame_id=self.config.base_frame)
 
-    def cloud_to_base(self, points: np.ndarray, frame_id: str) -> np.ndarray:
-        T = self.base_from(frame_id)
+    def cloud_to_base(self, points: np.ndarray, frame_id: str, T_base_flange: np.ndarray | None = None
+                      ) -> np.ndarray:
+        """(M, 3) points (m) of ``frame_id`` in the base frame (``T_base_flange``: see :meth:`base_from`)."""
+        T = self.base_from(frame_id, T_base_flange)
         return np.asarray(points, dtype=np.float64).reshape(-1, 3) @ T[:3, :3].T + T[:3, 3]
 
     # -- planning --------------------------------------------------------------
@@ -299,9 +363,11 @@ class GraspExecutor:
         opening = np.minimum(grasps_base.widths + cfg.grasping.open_margin, max_open)
         return Plan(grasps_base, tool, pre, transit, lift, opening)
 
-    def check(self, grasps: GraspGroup, cloud: np.ndarray | None = None) -> tuple[Plan, SafetyReport]:
-        """Plan and safety-check grasps (any known frame); cloud (M, 3) in the base frame."""
-        base = self.to_base(grasps)
+    def check(self, grasps: GraspGroup, cloud: np.ndarray | None = None,
+              T_base_flange: np.ndarray | None = None) -> tuple[Plan, SafetyReport]:
+        """Plan and safety-check grasps (any known frame); cloud (M, 3) in the base frame;
+        T_base_flange: the flange pose when camera-frame grasps were captured (eye-in-hand)."""
+        base = self.to_base(grasps, T_base_flange)
         plan = self.plan(base)
         start = self.arm.tool_pose()
         report = self.safety.check(base, plan.waypoint_poses(), self.config.motion.pre_grasp_distance,
@@ -360,20 +426,23 @@ class GraspExecutor:
         self.arm.move_tool(pose, speed)
 
     def execute(self, grasp: GraspGroup, cloud: np.ndarray | None = None, feedback: FeedbackFn | None = None,
-                close_jaws: bool = True) -> ExecutionResult:
+                close_jaws: bool = True, T_base_flange: np.ndarray | None = None) -> ExecutionResult:
         """Execute one grasp (``len(grasp) == 1``) in a known frame.
 
         cloud: latest point cloud (M, 3) in the base frame for the pre-grasp
         clearance check (None skips it). close_jaws=False is the negative
         control: the jaws stay open, everything else is identical.
+        T_base_flange: eye-in-hand, the flange pose (4x4, m) when the grasp's frame was
+        captured (:meth:`flange_pose` then); camera-frame grasps are refused without it.
         """
         if len(grasp) != 1:
             raise ValueError(f"execute takes exactly one grasp, got {len(grasp)}; use execute_best for a set")
-        return self.execute_best(grasp, cloud, feedback, close_jaws)
+        return self.execute_best(grasp, cloud, feedback, close_jaws, T_base_flange)
 
     def execute_best(self, grasps: GraspGroup, cloud: np.ndarray | None = None,
-                     feedback: FeedbackFn | None = None, close_jaws: bool = True) -> ExecutionResult:
-        """Execute the best-scoring grasp that passes every safety check."""
+                     feedback: FeedbackFn | None = None, close_jaws: bool = True,
+                     T_base_flange: np.ndarray | None = None) -> ExecutionResult:
+        """Execute the best-scoring grasp that passes every safety check (arguments: :meth:`execute`)."""
         t0 = time.perf_counter()
         if len(grasps) == 0:
             return ExecutionResult(False, 0.0, "no grasps to execute", refused=True)
@@ -381,7 +450,7 @@ class GraspExecutor:
             return ExecutionResult(False, 0.0, "executor is stopped; call reset first", refused=True)
         try:
             grasps = grasps.sort_by_score()
-            plan, report = self.check(grasps, cloud)
+            plan, report = self.check(grasps, cloud, T_base_flange)
         except (ValueError, RobotError) as exc:
             return ExecutionResult(False, 0.0, f"refused: {type(exc).__name__}: {exc}" if isinstance(exc, RobotError)
                                    else f"refused: {exc}", refused=True, seconds=time.perf_counter() - t0)

@@ -12,7 +12,10 @@ missing SDK). The hardware is a :class:`RealRig`:
   from its YAML (default: the package's) and an optional checkpoint (without
   one, the model-free baseline);
 * the :class:`~graspnet_ros.robot.executor.GraspExecutor` with the executor
-  config's calibration T_base<-camera and safety checks.
+  config's calibration and safety checks: eye-to-hand T_base<-camera, or
+  eye-in-hand T_flange<-camera composed with the flange pose read when the
+  frame is captured (kept in the :class:`Capture` and used for that frame's
+  cloud and grasps, whatever the arm does afterwards).
 
 Every trial: let the scene come to rest, capture a frame, back-project its
 depth to a cloud in the camera's optical frame (cropped to the executor's
@@ -176,6 +179,7 @@ class Capture:
     num_points: int  # cloud points inside the workspace
     error: str = ""  # why detection gave nothing ('' when it ran)
     seconds: float = 0.0
+    T_base_flange: np.ndarray | None = None  # eye-in-hand: flange pose when the frame was taken (4x4, m)
 
 
 @dataclass
@@ -204,8 +208,10 @@ class RealRig:
             if frame.stamp >= requested:
                 break
             frame = self.camera.read(self.read_timeout)
+        # eye-in-hand: the camera is where the flange was when the frame was taken (the arm is still)
+        flange = self.executor.flange_pose() if self.executor.config.eye_in_hand else None
         points = depth_to_points(frame.depth, frame.intrinsics, organised=False)
-        base = self.executor.cloud_to_base(points, frame.frame_id)
+        base = self.executor.cloud_to_base(points, frame.frame_id, flange)
         ws = self.executor.config.safety.workspace
         lo = np.asarray(ws.lo, dtype=np.float64) - (0.0, 0.0, TABLE_MARGIN)
         points = points[((base >= lo) & (base <= np.asarray(ws.hi))).all(axis=1)]
@@ -214,16 +220,16 @@ class RealRig:
             grasps, cloud = result.grasps, result.cloud
         except ValueError as exc:  # nothing (usable) in view
             return Capture(GraspGroup(frame_id=frame.frame_id), np.zeros((0, 3)), frame.frame_id, len(points),
-                           str(exc), time.perf_counter() - t0)
-        return Capture(grasps, self.executor.cloud_to_base(cloud, frame.frame_id), frame.frame_id, len(points),
-                       "", time.perf_counter() - t0)
+                           str(exc), time.perf_counter() - t0, flange)
+        return Capture(grasps, self.executor.cloud_to_base(cloud, frame.frame_id, flange), frame.frame_id,
+                       len(points), "", time.perf_counter() - t0, flange)
 
 
 def build_rig(cfg: SessionConfig, exec_cfg: ExecutorConfig, arm: Arm | None = None, camera: Camera | None = None,
               pipeline: DetectionPipeline | None = None) -> RealRig:
     """The session's hardware; given parts are used as they are, the others come from the configs
     (the arm last: connecting to a robot is what should happen once everything else is in order)."""
-    if exec_cfg.T_base_camera is None:
+    if exec_cfg.T_base_camera is None and not exec_cfg.eye_in_hand:
         raise ValueError("a real-arm session maps the camera's grasps to the robot base with the calibration "
                          "T_base<-camera: set calibration.file (or calibration.transform) in the executor config")
     if pipeline is None:
@@ -319,7 +325,7 @@ def run_real_clear_table(rig: RealRig, scenes: Sequence[str], log: TrialLog, ope
             with _guard(log, key):
                 t0 = time.perf_counter()
                 cap = rig.capture()
-                res = rig.executor.execute_best(cap.grasps, cap.cloud_base)
+                res = rig.executor.execute_best(cap.grasps, cap.cloud_base, T_base_flange=cap.T_base_flange)
                 if res.refused:
                     reason = f"no grasp found: {cap.error or res.reason}"
                     break
@@ -410,13 +416,14 @@ def run_real_score_bins(rig: RealRig, objects: Sequence[str], log: TrialLog, ope
                         why = cap.error or f"{len(cap.grasps)} grasps detected, {len(in_bin)} in bin {s:g}"
                         safe = in_bin[:0]
                         if len(in_bin):
-                            _, report = rig.executor.check(cap.grasps[in_bin], cap.cloud_base)
+                            _, report = rig.executor.check(cap.grasps[in_bin], cap.cloud_base, cap.T_base_flange)
                             safe = in_bin[report.ok]
                             why += f", {len(safe)} pass the safety checks"
                         if len(safe):
                             rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
                             gi = int(rng.choice(safe))
-                            res = rig.executor.execute(cap.grasps[gi:gi + 1], cap.cloud_base, close_jaws=close_jaws)
+                            res = rig.executor.execute(cap.grasps[gi:gi + 1], cap.cloud_base, close_jaws=close_jaws,
+                                                       T_base_flange=cap.T_base_flange)
                             if not res.refused:
                                 break
                             why, res = res.reason, None
