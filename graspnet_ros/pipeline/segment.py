@@ -20,9 +20,10 @@ walls, the robot. Grasps are only proposed on what stands on the support:
    those points, after dropping the sparse ones (fewer than
    ``outlier_neighbours`` within ``outlier_radius``: flying pixels at depth
    edges, which otherwise bridge objects to the table behind); both radii
-   grow to 3 and 4 times the median point spacing of a sparser cloud; a cluster is kept when it has ``min_cluster_points``, its
-   lowest point is within ``max_base_gap`` of the plane (it stands on the
-   support) and it is at most ``max_object_size`` across along the plane.
+   grow to 3 and 4 times the median point spacing of a sparser cloud; a
+   cluster is kept when it has ``min_cluster_points``, its lowest point
+   is within ``max_base_gap`` of the plane (it stands on the support) and
+   it is at most ``max_object_size`` across along the plane.
 
 Frames: every array is in the cloud's own frame (a camera optical frame for
 the package's sources: z forward, x right, y down); the plane is
@@ -196,15 +197,15 @@ def fit_support_plane(points: np.ndarray, config: SegmentationConfig = Segmentat
             break
     if not distinct:
         return None
-    standing = [int(_standing(p, np.append(normals[h], offsets[h]), config)[2].sum()) for h in distinct]
+    standing = [int(_standing(sub, np.append(normals[h], offsets[h]), config, p)[2].sum()) for h in distinct]
     best = distinct[int(np.argmax(standing))]
     plane = np.append(normals[best], offsets[best])
     # least-squares refit on the inliers that face the plane (object bases and the foot of a wall
     # within plane_distance would tilt it), with a tighter band the second time
     for band in (config.plane_distance, 0.5 * config.plane_distance):
         cand = p[np.abs(p @ plane[:3] + plane[3]) < band]
-        if len(cand) > 20000:
-            cand = cand[rng.choice(len(cand), 20000, replace=False)]
+        if len(cand) > 5000:
+            cand = cand[rng.choice(len(cand), 5000, replace=False)]
         q = cand[np.abs(_local_planes(p, tree, cand)[0] @ plane[:3]) > np.cos(np.deg2rad(15.0))]
         if len(q) < 3:
             break
@@ -217,20 +218,22 @@ def fit_support_plane(points: np.ndarray, config: SegmentationConfig = Segmentat
     return plane
 
 
-def _standing(p: np.ndarray, plane: np.ndarray, config: SegmentationConfig
+def _standing(p: np.ndarray, plane: np.ndarray, config: SegmentationConfig, region: np.ndarray | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(height above the plane, on-plane mask, mask of points standing on its support region) of (N, 3)
-    points: between min_height and max_height above it, over the convex hull of its largest patch."""
+    points: between min_height and max_height above it, over the convex hull of its largest patch
+    (of the plane's inliers among ``region``, default ``p``)."""
     height = p @ plane[:3] + plane[3]
-    uv = p @ _plane_basis(plane[:3]).T
+    basis = _plane_basis(plane[:3])
     on_plane = np.abs(height) < config.plane_distance
     # depth noise grows with the square of the distance: so does the lowest height kept
     floor = config.min_height * np.maximum(1.0, (p[:, 2] / NOISE_REFERENCE_DEPTH) ** 2)
     above = (height > floor) & (height < config.max_height)
-    hull = _support_hull(uv[on_plane], config.region_cell) if on_plane.sum() >= 3 else None
+    support = p[on_plane] if region is None else region[np.abs(region @ plane[:3] + plane[3]) < config.plane_distance]
+    hull = _support_hull(support @ basis.T, config.region_cell) if len(support) >= 3 else None
     if hull is not None:
         cand = np.flatnonzero(above)
-        above[cand] = hull.find_simplex(uv[cand]) >= 0
+        above[cand] = (p[cand] @ basis.T @ hull[:, :2].T + hull[:, 2] <= 1e-9).all(axis=1)
     return height, on_plane, above
 
 
@@ -238,7 +241,8 @@ def _local_planes(p: np.ndarray, tree, at: np.ndarray, k: int = 24) -> tuple[np.
     """Plane (normal toward the origin, offset >= 0) of the k nearest points of ``p`` around each of ``at``."""
     _, nbr = tree.query(at, k=min(k, len(p)))
     centre = p[nbr].mean(axis=1)
-    normals = np.linalg.svd(p[nbr] - centre[:, None], full_matrices=False)[2][:, -1]
+    d = p[nbr] - centre[:, None]
+    normals = np.linalg.eigh(np.einsum("nki,nkj->nij", d, d))[1][:, :, 0]  # smallest-variance axis
     offsets = -np.einsum("ij,ij->i", normals, centre)
     flip = np.where(offsets < 0, -1.0, 1.0)
     return normals * flip[:, None], offsets * flip
@@ -267,15 +271,16 @@ def _largest_patch(uv: np.ndarray, cell: float) -> tuple[np.ndarray, float]:
     return labels[ij[:, 0], ij[:, 1]] == biggest, float(sizes[biggest]) * cell * cell
 
 
-def _support_hull(uv: np.ndarray, cell: float):
-    """Delaunay triangulation of the convex hull of the largest connected patch of 2-D points, or None."""
-    from scipy.spatial import ConvexHull, Delaunay
+def _support_hull(uv: np.ndarray, cell: float) -> np.ndarray | None:
+    """(F, 3) half-planes ``a . uv + b <= 0`` of the convex hull of the largest connected patch of
+    2-D points, or None when it is degenerate."""
+    from scipy.spatial import ConvexHull
 
     uv = uv[_largest_patch(uv, cell)[0]]
     if len(uv) < 3:
         return None
     try:
-        return Delaunay(uv[ConvexHull(uv).vertices])
+        return ConvexHull(uv).equations
     except Exception:  # degenerate (collinear) patch  # noqa: BLE001
         return None
 
