@@ -88,8 +88,8 @@ class SceneRaycaster:
             self._lut[gid] = idx
         self._invalid_id = self._scene.INVALID_ID
 
-    def cast(self, camera: CameraModel, pose: np.ndarray) -> RayHits:
-        """Render the view of ``camera`` at ``pose`` = T_table<-camera."""
+    def cast(self, camera: CameraModel, pose: np.ndarray, nthreads: int = 0) -> RayHits:
+        """Render the view of ``camera`` at ``pose`` = T_table<-camera (``nthreads``: 0 = all cores)."""
         o3d = import_open3d()
         pose = np.asarray(pose, dtype=np.float64)
         rot = pose[:3, :3].astype(np.float32)
@@ -97,7 +97,7 @@ class SceneRaycaster:
         rays = np.empty(dirs_cam.shape[:2] + (6,), dtype=np.float32)
         rays[..., :3] = pose[:3, 3]
         rays[..., 3:] = cv2.transform(dirs_cam, rot)  # R d per pixel
-        out = self._scene.cast_rays(o3d.core.Tensor(rays))
+        out = self._scene.cast_rays(o3d.core.Tensor(rays), nthreads=nthreads)
         t = out["t_hit"].numpy()
         gid = out["geometry_ids"].numpy()
         hit = gid != self._invalid_id
@@ -109,6 +109,22 @@ class SceneRaycaster:
         normal *= np.where(cos > 0, np.float32(-1.0), np.float32(1.0))[..., None]  # face the camera
         point = rays[..., :3] + rays[..., 3:] * depth[..., None]
         return RayHits(depth, index, normal, np.abs(cos), point)
+
+    def occluded(self, origins: np.ndarray, targets: np.ndarray, nthreads: int = 0) -> np.ndarray:
+        """bool (...): whether any surface lies on the open segment from each
+        origin to its target ((..., 3) table frame, m). Shadow rays: offset the
+        origins off their surface first."""
+        origins = np.asarray(origins, dtype=np.float32)
+        return self.occluded_rays(np.concatenate([origins, np.asarray(targets, np.float32) - origins], axis=-1),
+                                  nthreads)
+
+    def occluded_rays(self, rays: np.ndarray, nthreads: int = 0) -> np.ndarray:
+        """bool (...): whether a surface lies on each ray (..., 6) = (origin,
+        target - origin), table frame, m, strictly between its two ends."""
+        o3d = import_open3d()
+        hit = self._scene.test_occlusions(o3d.core.Tensor(np.asarray(rays, np.float32)), tnear=0.0, tfar=0.999,
+                                          nthreads=nthreads)
+        return hit.numpy().view(bool) if hit.numpy().dtype == np.uint8 else hit.numpy().astype(bool)
 
 
 def albedo_image(hits: RayHits, colours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
