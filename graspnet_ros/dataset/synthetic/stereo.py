@@ -67,12 +67,12 @@ class StereoSensor:
     num_disparities: int = 128  # px, multiple of 16 (minimum z = f b / num_disparities)
     block_size: int = 5  # px, SGBM block
     uniqueness: int = 10  # %, SGBM uniqueness ratio
-    texture_threshold: float = 2.0  # grey levels: minimum std of the left block
+    texture_threshold: float = 4.5  # grey levels: minimum std of the left block (noise alone is ~2.5)
     subpixel_steps: int = 32  # disparity quantum 1 / subpixel_steps px (D4xx: 5 bits)
     depth_unit: float = 0.001  # m
     min_depth: float = 0.0  # m, z below reads 0 (the matcher's range limits it anyway)
     max_depth: float = 6.0  # m
-    dot_density: float = 0.06  # dots per projector pixel
+    dot_density: float = 0.12  # dots per projector pixel
     dot_sigma: float = 0.8  # px, dot radius (Gaussian sigma) in projector pixels
     dot_power: float = 130.0  # grey levels for albedo 1, normal incidence, at 0.5 m
     ambient: float = 25.0  # grey levels of ambient infrared on albedo 1

@@ -1,0 +1,157 @@
+"""The simulated depth sensors (dataset/synthetic/stereo.py, tof.py): each test
+fails without the effect it names (a control with the effect switched off
+shows it).
+
+Scenes are built in front of the camera: the "table frame" of the raycaster
+is the sensor's own optical frame (x right, y down, z forward, metres), so
+the camera pose is the identity. Images are scaled down to stay fast.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+
+from graspnet_ros.dataset.synthetic.render import SceneRaycaster
+from graspnet_ros.dataset.synthetic.stereo import D435, simulate_stereo
+from graspnet_ros.dataset.synthetic.tof import AZURE_KINECT_NFOV, nfov_mask, simulate_tof
+
+pytest.importorskip("open3d")
+
+
+def box(extents, centre) -> tuple[trimesh.Trimesh, np.ndarray]:
+    T = np.eye(4)
+    T[:3, 3] = centre
+    return trimesh.creation.box(extents=extents), T
+
+
+def scene(*parts) -> SceneRaycaster:
+    return SceneRaycaster([m for m, _ in parts], np.stack([T for _, T in parts]), table=False)
+
+
+# ---------------------------------------------------------------------------
+# RealSense D4xx
+
+
+def test_projector_shadow_is_an_invalid_band_on_the_emitter_s_far_side():
+    """A 1 cm post 0.3 m in front of a wall 1 m away. The emitter sits at
+    x_e = +25 mm from the left (reference) imager, so light grazing the post's
+    left edge reaches the wall further left: in the left image the wall is
+    dark over [u_left - f x_e (1/z1 - 1/z2), u_right - f x_e (1/z1 - 1/z2)],
+    LEFT of the post, detached from it because the post is narrower than the
+    offset. (The right imager's occlusion is further left still, at f b
+    instead of f x_e; nothing is shadowed to the right of the post.)"""
+    sensor = D435.scaled(0.5)
+    z1, z2, width = 0.30, 1.00, 0.010
+    raycaster = scene(box((width, 0.6, 0.01), (0.0, 0.0, z1 + 0.005)), box((4.0, 4.0, 0.02), (0.0, 0.0, z2 + 0.01)))
+    albedo = np.array([0.7, 0.7, 0.7])
+    rows = slice(int(sensor.cy) - 40, int(sensor.cy) + 40)
+    u_left = sensor.cx + sensor.fx * (-width / 2) / z1
+    u_right = sensor.cx + sensor.fx * (width / 2) / z1
+    offset = sensor.fx * sensor.emitter_x * (1 / z1 - 1 / z2)  # px, towards -u
+    assert sensor.emitter_x > 0 and offset > (u_right - u_left) + 4  # the band is detached from the post
+
+    def band(frame, lo, hi):
+        """Share of valid depth over columns [lo, hi) (trimmed by 2 px for the matcher's block)."""
+        return (frame.depth[rows, int(np.ceil(lo)) + 2:int(hi) - 2] > 0).mean()
+
+    frame = simulate_stereo(raycaster, np.eye(4), albedo, sensor=sensor, rng=np.random.default_rng(0))
+    shadow_lo, shadow_hi = u_left - offset, u_right - offset
+    assert not frame.lit[rows, int(shadow_lo) + 2:int(shadow_hi) - 2].any()  # ground truth: in the shadow
+    assert band(frame, shadow_lo, shadow_hi) < 0.15, "no invalid band where the projector's shadow falls"
+    mirror = band(frame, u_right + (u_left - shadow_hi), u_right + (u_left - shadow_lo))
+    assert mirror > 0.85, "the right side of the post should be valid"
+    # between the shadow and the right imager's occlusion the wall is lit and seen by both imagers
+    occlusion_hi = u_right - sensor.fx * sensor.baseline * (1 / z1 - 1 / z2)
+    assert band(frame, occlusion_hi, shadow_lo) > 0.85
+    assert band(frame, occlusion_hi - (u_right - u_left), occlusion_hi) < 0.15  # the occlusion itself
+    # control: without the projector's shadow the same band is lit and matched
+    unshadowed = simulate_stereo(raycaster, np.eye(4), albedo, sensor=sensor, rng=np.random.default_rng(0),
+                                 shadow=False)
+    assert band(unshadowed, shadow_lo, shadow_hi) > 0.85
+
+
+def plane_error(sensor, z, seed) -> np.ndarray:
+    """Depth errors (m) of valid pixels on a wall at ``z`` tilted 20 degrees
+    about y, in the central half of the image."""
+    wall = trimesh.creation.box(extents=(6.0, 6.0, 0.02))
+    T = trimesh.transformations.rotation_matrix(np.deg2rad(20.0), (0, 1, 0))
+    T[:3, 3] = (0.0, 0.0, z + 0.01)
+    raycaster = SceneRaycaster([wall], T[None], table=False)
+    frame = simulate_stereo(raycaster, np.eye(4), np.array([0.8, 0.8]), sensor=sensor,
+                            rng=np.random.default_rng(seed))
+    h, w = frame.depth.shape
+    centre = (slice(h // 4, 3 * h // 4), slice(w // 4 + sensor.num_disparities // 2, 3 * w // 4))
+    d, truth = frame.depth[centre], frame.hits.depth[centre]
+    ok = d > 0
+    assert ok.mean() > 0.9
+    return (d - truth)[ok]
+
+
+def test_stereo_depth_error_grows_with_distance_squared():
+    """A fixed disparity error sigma_d gives sigma_z = z^2 sigma_d / (f b): from
+    0.5 m to 1 m the error grows about 4x (not 2x as a linear model, not 1x)."""
+    sensor = D435.scaled(0.5)
+    near = np.concatenate([plane_error(sensor, 0.5, s) for s in range(2)])
+    far = np.concatenate([plane_error(sensor, 1.0, s) for s in range(2)])
+    rms_near, rms_far = np.sqrt(np.mean(near ** 2)), np.sqrt(np.mean(far ** 2))
+    ratio = rms_far / rms_near
+    assert 4.0 / 1.45 < ratio < 4.0 * 1.45, f"rms error {rms_near * 1e3:.2f} mm -> {rms_far * 1e3:.2f} mm"
+
+
+# ---------------------------------------------------------------------------
+# Azure Kinect
+
+
+def test_kinect_edge_pixels_are_invalid():
+    """A box 0.6 m away in front of a wall at 1.2 m: the pixels whose footprint
+    straddles the silhouette (mixed returns) are dropped; the box face and the
+    wall away from the edge keep their depth."""
+    sensor = AZURE_KINECT_NFOV.scaled(0.5)
+    raycaster = scene(box((0.2, 0.2, 0.1), (0.0, 0.0, 0.65)), box((6.0, 6.0, 0.02), (0.0, 0.0, 1.21)))
+    albedo = np.array([0.8, 0.8, 0.8])
+    frame = simulate_tof(raycaster, np.eye(4), albedo, sensor=sensor, rng=np.random.default_rng(0))
+    truth = frame.hits.depth
+    near = truth < 0.8
+    import cv2
+
+    k = np.ones((3, 3), np.uint8)
+    edge = (cv2.dilate(near.astype(np.uint8), k) != cv2.erode(near.astype(np.uint8), k)) & frame.fov
+    inner = (cv2.erode(near.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0) & frame.fov
+    outer = (cv2.dilate(near.astype(np.uint8), np.ones((7, 7), np.uint8)) == 0) & frame.fov
+    assert edge.sum() > 100
+    assert (frame.depth[edge] > 0).mean() < 0.1, "edge pixels should be invalid"
+    assert (frame.depth[inner] > 0).mean() > 0.95 and (frame.depth[outer] > 0).mean() > 0.95
+    # control: with the sensor's filter off the mixed pixels read in between the two surfaces
+    kept = simulate_tof(raycaster, np.eye(4), albedo, sensor=sensor, rng=np.random.default_rng(0),
+                        mixed_invalid=False)
+    assert (kept.depth[edge] > 0).mean() > 0.9
+    flying = kept.depth[edge & (kept.depth > 0.75) & (kept.depth < 1.1)]
+    assert len(flying) > 10  # between the box (0.6 m) and the wall (1.2 m)
+
+
+def test_kinect_hexagon_multipath_and_dark_dropout():
+    """The NFOV hexagon leaves the image corners dark; a concave corner (a wall
+    meeting a floor) reads farther than the truth, a plane does not; a dark
+    patch drops out while a bright one at the same range does not."""
+    sensor = AZURE_KINECT_NFOV.scaled(0.5)
+    mask = nfov_mask(sensor)
+    h, w = mask.shape
+    assert not mask[0, 0] and not mask[-1, -1] and not mask[0, -1] and not mask[-1, 0]
+    assert mask[h // 2].all() and mask[0, w // 2] and mask[-1, w // 2]
+    # a floor (y = +0.15 below the camera) meeting a wall at z = 0.8
+    floor = box((2.0, 0.02, 2.0), (0.0, 0.16, 0.8 - 1.0))
+    wall = box((2.0, 2.0, 0.02), (0.0, 0.0, 0.81))
+    dark = box((0.1, 0.1, 0.02), (-0.2, -0.2, 0.79))
+    raycaster = scene(floor, wall, dark)
+    frame = simulate_tof(raycaster, np.eye(4), np.array([0.8, 0.8, 0.01, 0.8]), sensor=sensor,
+                         rng=np.random.default_rng(0))
+    v_corner = int(round(sensor.cy + sensor.fy * 0.15 / 0.8))
+    u = slice(int(sensor.cx) - 30, int(sensor.cx) + 30)
+    corner_bias = frame.multipath[v_corner - 3:v_corner, u]
+    plane_bias = frame.multipath[int(sensor.cy) - 30:int(sensor.cy) - 25, u]  # the wall far from the corner
+    assert corner_bias.mean() > 0.003 and plane_bias.max() < 1e-4
+    dark_px = frame.hits.index == 2
+    bright_px = (frame.hits.index == 1) & frame.fov & ~frame.mixed
+    assert (frame.depth[dark_px] > 0).mean() < 0.1 and (frame.depth[bright_px] > 0).mean() > 0.9
