@@ -46,19 +46,18 @@ Reference quirks that change numbers, followed by default:
 * the reference scans mu from 1.2 down and stops at the first failure after a
   pass; with contacts independent of mu the antipodal test is monotonic in
   mu, so this equals "smallest passing mu", which is what is computed here.
-* the reference finds contacts by marching the signed distance field of
-  ``textured.obj`` along the jaw line at ``t + depth * x``; here the same
-  line is ray cast against the mesh (:mod:`graspnet_ros.force_closure`),
-  exact on the mesh instead of within an SDF voxel (the contact points agree
-  within a fraction of a millimetre).
-* the reference's contact normal is a plane fitted to a coarse 3 x 3 x 3
-  pattern of SDF points around the contact (dex-net's
-  ``Sdf3D.surface_normal``), off the true normal by about 5 degrees on
-  average even on flat faces; that moves friction labels by one mu step.
-  ``EvalConfig.contact_normals = "sdf"`` (default) reproduces that estimate
-  from the mesh (``force_closure.sdf_surface_normals``, SDF cell of
-  ``MeshRaycaster.sdf_cell``); ``"face"`` uses the exact triangle normals
-  (corrected behaviour, not comparable with published numbers).
+* contacts and normals (``EvalConfig.contact_normals``): ``"dexnet"``
+  (default) is the reference's own method, reproduced exactly in
+  :mod:`graspnet_ros.sdf`: each jaw marches the object's signed distance
+  field (the dataset's ``textured.sdf``, or the grid dex-net's SDFGen makes
+  of the mesh, cached on disk) along the jaw line at ``t + depth * x``, with
+  its quadratic zero-crossing refinement (which finds no contact on flat
+  faces) and its 27-point plane fit for the normal, off the true normal by
+  about 5 degrees on average. ``"sdf"`` is the earlier imitation of that
+  normal on the exact mesh (ray-cast contacts, point-to-mesh distances;
+  about 94% label agreement with the reference); ``"face"`` uses ray-cast
+  contacts and exact triangle normals (corrected behaviour, not comparable
+  with published numbers).
 
 The reference crashes on a frame with no grasp; here such a frame scores 0.
 """
@@ -71,6 +70,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..force_closure import BENCHMARK_MUS, NORMALS, force_closure_labels
+from ..sdf import close_jaws, close_jaws_naive, friction_labels
 from ..grasp import WIDTH, GraspGroup
 from ..gripper import CollisionResult, GripperModel, _region_masks
 from ..nms import pose_nms
@@ -78,6 +78,8 @@ from .ground_truth import FrameGroundTruth, crop_box
 
 #: Index of the unassigned group (only with ``assign_max_distance``).
 UNASSIGNED = -1
+#: Contact methods of :class:`EvalConfig`: the reference's SDF march ("dexnet") or the mesh's.
+CONTACT_METHODS = ("dexnet", *NORMALS)
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ class EvalConfig:
     workspace_margin: float = 0.05  # m, collision crop around each object's model box
     assign_max_distance: float | None = None  # m; None = the reference (no gate)
     nms_prefix: int = 256  # grasps NMS examines first (grown x4 until the cut is decided)
-    contact_normals: str = "sdf"  # force_closure normals: "sdf" = the reference's, "face" = exact
+    contact_normals: str = "dexnet"  # "dexnet" = the reference's SDF method; "sdf", "face": mesh based
 
     def __post_init__(self) -> None:
         if self.top_k < 1 or self.per_object < 1:
@@ -103,8 +105,8 @@ class EvalConfig:
             raise ValueError("max_width must be > 0 (metres)")
         if self.nms_prefix < 1:
             raise ValueError("nms_prefix must be >= 1")
-        if self.contact_normals not in NORMALS:
-            raise ValueError(f"contact_normals must be one of {NORMALS}, got {self.contact_normals!r}")
+        if self.contact_normals not in CONTACT_METHODS:
+            raise ValueError(f"contact_normals must be one of {CONTACT_METHODS}, got {self.contact_normals!r}")
         if self.assign_max_distance is not None and self.assign_max_distance <= 0:
             raise ValueError("assign_max_distance must be > 0 metres, or None for the reference")
 
@@ -277,6 +279,24 @@ def _nms_select(gg: GraspGroup, gt: FrameGroundTruth, config: EvalConfig
         size = min(n, size * 4)
 
 
+def object_labels(grasps: GraspGroup, model, config: EvalConfig, naive: bool = False) -> np.ndarray:
+    """Friction labels (N,) of grasps in ``model``'s object frame (metres) by
+    ``config.contact_normals``; ``naive`` walks the reference's loop one grasp
+    at a time (``"dexnet"`` only; the twin of the batched march)."""
+    if config.contact_normals != "dexnet":
+        return force_closure_labels(grasps, model.raycaster, config.mu_array, config.contact_normals)
+    centers = grasps.translations + grasps.depths[:, None] * grasps.approaches
+    if not naive:
+        contacts = close_jaws(model.sdf, centers, grasps.closing_axes, grasps.widths)
+        return friction_labels(contacts, config.mu_array)
+    from ..sdf import JawContacts
+
+    found, points, normals = zip(*(close_jaws_naive(model.sdf, c, y, w) for c, y, w in
+                                   zip(centers, grasps.closing_axes, grasps.widths)))
+    return friction_labels(JawContacts(np.array(found, bool), np.array(points).reshape(-1, 2, 3),
+                                       np.array(normals).reshape(-1, 2, 3)), config.mu_array)
+
+
 def evaluate_frame(grasps: GraspGroup, gt: FrameGroundTruth,
                    config: EvalConfig | None = None) -> FrameResult:
     """Evaluate one frame's predicted grasps (camera frame) against its ground truth.
@@ -306,8 +326,7 @@ def evaluate_frame(grasps: GraspGroup, gt: FrameGroundTruth,
         valid = check.valid
         if valid.any():
             in_object = sub[valid].transform(np.linalg.inv(gt.poses[i]), frame_id="object")
-            labels[sel[valid]] = force_closure_labels(in_object, gt.models[i].raycaster, config.mu_array,
-                                                             config.contact_normals)
+            labels[sel[valid]] = object_labels(in_object, gt.models[i], config)
     object_ids = np.where(owner >= 0, gt.obj_ids[np.maximum(owner, 0)], -1)
     return FrameResult(gg, owner, object_ids, labels, collision, empty,
                        precision_at_k(labels, config.mu_array, config.top_k), config.mu_array,
@@ -358,8 +377,7 @@ def evaluate_frame_naive(grasps: GraspGroup, gt: FrameGroundTruth,
         collision[j], empty[j] = check.collision[0], check.empty[0]
         if check.valid[0]:
             grasp = gg[[g]].transform(np.linalg.inv(gt.poses[i]), frame_id="object")
-            labels[j] = force_closure_labels(grasp, gt.models[i].raycaster, config.mu_array,
-                                             config.contact_normals)[0]
+            labels[j] = object_labels(grasp, gt.models[i], config, naive=True)[0]
     owner = owner[kept]
     object_ids = np.where(owner >= 0, gt.obj_ids[np.maximum(owner, 0)], -1)
     return FrameResult(gg[kept], owner, object_ids, labels, collision, empty,

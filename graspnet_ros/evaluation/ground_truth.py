@@ -36,6 +36,7 @@ from .._native import import_open3d
 from ..dataset.annotations_xml import read_annotations
 from ..dataset.layout import Layout
 from ..force_closure import MeshRaycaster
+from ..sdf import GridSdf, load_or_build_sdf
 from ..gripper import table_points
 
 #: Voxel size (m) of the model points used for assignment and collision checks.
@@ -99,7 +100,19 @@ class ObjectModel:
     obj_id: int
     points: np.ndarray  # (P, 3) voxel-sampled model points
     raycaster: MeshRaycaster  # mesh for the force-closure contacts
+    sdf_file: Path | None = None  # the dataset's dex-net SDF (textured.sdf), if any
     _tree: cKDTree | None = field(default=None, repr=False)
+    _sdf: GridSdf | None = field(default=None, repr=False)
+
+    @property
+    def sdf(self) -> GridSdf:
+        """The object's SDF as the reference evaluator reads it (object frame,
+        metres): the dataset's ``textured.sdf`` when present, else built from
+        the mesh as dex-net's SDFGen builds it; loaded once, cached on disk
+        (:func:`graspnet_ros.sdf.load_or_build_sdf`)."""
+        if self._sdf is None:
+            self._sdf = load_or_build_sdf(self.raycaster.vertices, self.raycaster.faces, self.sdf_file)
+        return self._sdf
 
     @property
     def tree(self) -> cKDTree:
@@ -142,7 +155,8 @@ def load_object_model(layout: Layout, obj_id: int, voxel_size: float = MODEL_VOX
         raise ValueError(f"{ply}: no vertices")
     obj = layout.model_obj(obj_id)
     mesh = _load_mesh(obj if obj.is_file() else ply)
-    return ObjectModel(int(obj_id), voxel_sample(vertices, voxel_size), mesh)
+    return ObjectModel(int(obj_id), voxel_sample(vertices, voxel_size), mesh,
+                       layout.model_dir(obj_id) / "textured.sdf")
 
 
 class ModelCache:
