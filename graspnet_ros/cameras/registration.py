@@ -62,11 +62,17 @@ def register_depth(depth: np.ndarray, depth_intrinsics: CameraIntrinsics, color_
     # footprint of one depth pixel in colour pixels (>= 1), splatted as a block
     size = int(np.ceil(max(ci.fx / depth_intrinsics.fx, ci.fy / depth_intrinsics.fy) - 1e-9))
     offsets = np.arange(size) - (size - 1) / 2.0
-    for du in offsets:
-        for dv in offsets:
-            uu = np.rint(u + du).astype(np.int64)
-            vv = np.rint(v + dv).astype(np.int64)
-            inside = (uu >= 0) & (uu < W) & (vv >= 0) & (vv < H)
-            np.minimum.at(out, vv[inside] * W + uu[inside], pts[inside, 2])
+    zc = np.ascontiguousarray(pts[:, 2])
+    cols = [np.rint(u + du).astype(np.int64) for du in offsets]  # rounded once per offset, not per pair
+    rows = [np.rint(v + dv).astype(np.int64) for dv in offsets]
+    for vv in rows:
+        v_in = (vv >= 0) & (vv < H)
+        start = vv * W
+        for uu in cols:
+            inside = v_in & (uu >= 0) & (uu < W)
+            if inside.all():
+                np.minimum.at(out, start + uu, zc)
+            else:
+                np.minimum.at(out, (start + uu)[inside], zc[inside])
     out[~np.isfinite(out)] = 0.0
     return out.reshape(H, W).astype(np.float32)
