@@ -79,11 +79,12 @@ def test_stop_interrupts_a_motion_from_another_thread(driver, request):
     time.sleep(0.15)
     t0 = time.monotonic()
     arm.stop()
-    assert time.monotonic() - t0 < 0.1, "stop() must not wait for the motion to end"
+    # the motion would take 1.2 s; margins leave room for a loaded 2-core machine
+    assert time.monotonic() - t0 < 0.5, "stop() must not wait for the motion to end"
     th.join(timeout=2.0)
     assert not th.is_alive()
     assert isinstance(out["error"], MotionStopped), out
-    assert out["seconds"] < 0.5
+    assert out["seconds"] < 0.9
     z = arm.tool_pose()[2, 3]
     assert 0.25 < z < 0.4, f"the arm went on to z = {z:.3f} m after the stop"
     with pytest.raises(MotionStopped):  # latched until recover

@@ -153,8 +153,10 @@ class RobotiqSocket:
         status = {}
 
         def ended() -> bool:
+            # a stale OBJ 3 ("at the requested position") from the previous move only counts when the
+            # fingers really are at this move's position
             status["obj"] = self._get("OBJ")
-            return status["obj"] != 0
+            return status["obj"] in (1, 2) or (status["obj"] == 3 and abs(self._get("POS") - pos) <= 3)
 
         self._wait(ended, max(0.0, timeout - (time.monotonic() - t0)), f"end of motion to position {pos} (OBJ)")
         return status["obj"]
