@@ -23,7 +23,7 @@ from scipy.spatial.transform import Rotation, Slerp
 
 from .calibration.poses import check_transforms
 
-__all__ = ["PoseHistory"]
+__all__ = ["PoseHistory", "TransformTree"]
 
 
 class PoseHistory:
@@ -91,3 +91,59 @@ class PoseHistory:
         out[:3, 3] = (1 - s) * A[:3, 3] + s * B[:3, 3]
         out[:3, :3] = Slerp([0.0, 1.0], Rotation.from_matrix([A[:3, :3], B[:3, :3]]))([s]).as_matrix()[0]
         return out
+
+
+class TransformTree:
+    """A TF buffer without tf2_ros: ``child -> (parent, PoseHistory)`` edges fed from /tf and
+    /tf_static, looked up along the chain at one time (thread-safe).
+
+    Each edge holds T_parent<-child samples (m); static edges answer at any time. A frame has
+    one parent (a tree, as TF requires).
+    """
+
+    def __init__(self, span: float = 10.0, tolerance: float = 0.05) -> None:
+        self.span, self.tolerance = float(span), float(tolerance)
+        self._edges: dict[str, tuple[str, PoseHistory]] = {}
+        self._lock = threading.Lock()
+
+    def set(self, parent: str, child: str, stamp: float, T: np.ndarray, static: bool = False) -> None:
+        """Record T_parent<-child (4x4, m) at ``stamp`` s (a static edge: for all times)."""
+        if not parent or not child or parent == child:
+            raise ValueError(f"transform needs two different, non-empty frame ids, got '{parent}' -> '{child}'")
+        with self._lock:
+            old = self._edges.get(child)
+            if old is None or old[0] != parent or (static != np.isinf(old[1].tolerance)):
+                history = PoseHistory(self.span, np.inf if static else self.tolerance, f"{parent} <- {child}")
+                self._edges[child] = (parent, history)
+            history = self._edges[child][1]
+        history.add(0.0 if static else stamp, T)
+
+    def _chain(self, frame: str) -> list[str]:
+        chain = [frame]
+        with self._lock:
+            while chain[-1] in self._edges and len(chain) <= len(self._edges):
+                chain.append(self._edges[chain[-1]][0])
+        return chain
+
+    def _up(self, chain: list[str], stamp: float) -> np.ndarray:
+        """T_chain[-1]<-chain[0] at ``stamp``."""
+        T = np.eye(4)
+        for child in chain[:-1]:
+            with self._lock:
+                history = self._edges[child][1]
+            T = history.lookup(stamp) @ T
+        return T
+
+    def lookup(self, target: str, source: str, stamp: float) -> np.ndarray:
+        """T_target<-source (4x4, m) at ``stamp`` s; ValueError naming the missing link or time."""
+        if target == source:
+            return np.eye(4)
+        up_source, up_target = self._chain(source), self._chain(target)
+        common = next((f for f in up_source if f in up_target), None)
+        if common is None:
+            raise ValueError(f"no transform from '{source}' to '{target}': '{source}' reaches "
+                             f"{' -> '.join(up_source)} and '{target}' reaches {' -> '.join(up_target)} on /tf and "
+                             "/tf_static (is the robot state / calibration being published?)")
+        T_common_source = self._up(up_source[:up_source.index(common) + 1], stamp)
+        T_common_target = self._up(up_target[:up_target.index(common) + 1], stamp)
+        return np.linalg.inv(T_common_target) @ T_common_source

@@ -23,7 +23,7 @@ from .._native import import_open3d
 from .detect import camera_matrix
 from .poses import check_transforms
 
-__all__ = ["DepthView", "FusionResult", "depth_to_points", "fuse_views", "nearest_distances"]
+__all__ = ["DepthView", "FusionResult", "depth_to_points", "fuse_views", "nearest_distances", "seen_through"]
 
 
 @dataclass
@@ -114,9 +114,33 @@ def _icp_multiscale(o3d, src: np.ndarray, model: np.ndarray, T0: np.ndarray,
     return T, fitness, rmse
 
 
+def seen_through(points: np.ndarray, view: DepthView, T_ref_cam: np.ndarray, margin: float,
+                 min_depth: float = 0.05, max_depth: float = 3.0) -> np.ndarray:
+    """(N,) bool: ``view`` looked THROUGH each reference-frame point (N, 3, m): the point projects
+    into the image and the view measured a surface more than ``margin`` m behind it, so the
+    space there is empty (a flying pixel or noise of another view). Points outside the image,
+    behind the camera or on pixels without valid depth are never flagged."""
+    T = np.linalg.inv(np.asarray(T_ref_cam, dtype=np.float64))
+    q = np.asarray(points, dtype=np.float64) @ T[:3, :3].T + T[:3, 3]
+    K = camera_matrix(view.K)
+    d = np.asarray(view.depth)
+    scale = (0.001 if np.issubdtype(d.dtype, np.integer) else 1.0) if view.depth_scale is None else float(
+        view.depth_scale)
+    out = np.zeros(len(q), dtype=bool)
+    front = q[:, 2] > min_depth
+    z = np.where(front, q[:, 2], 1.0)
+    u = np.floor(K[0, 0] * q[:, 0] / z + K[0, 2] + 0.5).astype(np.int64)
+    v = np.floor(K[1, 1] * q[:, 1] / z + K[1, 2] + 0.5).astype(np.int64)
+    inside = front & (u >= 0) & (u < d.shape[1]) & (v >= 0) & (v < d.shape[0])
+    measured = d[v[inside], u[inside]].astype(np.float64) * scale
+    valid = np.isfinite(measured) & (measured >= min_depth) & (measured <= max_depth)
+    out[np.flatnonzero(inside)[valid]] = measured[valid] > q[inside, 2][valid] + margin
+    return out
+
+
 def fuse_views(views: Sequence[DepthView], voxel_size: float = 0.002, icp: bool = False,
                icp_scales: Sequence[tuple[float, float]] = ICP_SCALES, icp_iterations: int = 50,
-               min_depth: float = 0.05, max_depth: float = 3.0) -> FusionResult:
+               min_depth: float = 0.05, max_depth: float = 3.0, free_space: float | None = None) -> FusionResult:
     """Merge depth views with known poses into one cloud in the reference frame.
 
     voxel_size: output voxel downsampling in metres (0 = keep every point).
@@ -124,6 +148,10 @@ def fuse_views(views: Sequence[DepthView], voxel_size: float = 0.002, icp: bool 
         the merged views 0..i-1, starting from its given pose. icp_scales:
         (voxel size, correspondence radius) pairs in metres, coarse first; the
         first radius bounds the pose error ICP can correct.
+    free_space: when set (m), a point of one view is dropped where another view
+        looked through it by more than this margin (:func:`seen_through`):
+        depth noise and flying pixels at object edges differ from view to view,
+        and fused unchecked they pile up as phantom surfaces. None keeps every point.
     Raises ValueError on an empty view list or malformed views.
     """
     if len(views) == 0:
@@ -160,6 +188,15 @@ def fuse_views(views: Sequence[DepthView], voxel_size: float = 0.002, icp: bool 
         if icp and i < n - 1:
             merged = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.concatenate([model, view_points[i]])))
             model = np.asarray(merged.voxel_down_sample(finest / 2).points)
+    if free_space is not None and n > 1:
+        if not free_space >= 0:
+            raise ValueError(f"free_space must be a margin >= 0 m (or None), got {free_space}")
+        for i in range(n):
+            keep = ~np.logical_or.reduce([seen_through(view_points[i], views[j], poses[j], free_space, min_depth,
+                                                       max_depth) for j in range(n) if j != i])
+            view_points[i] = view_points[i][keep]
+            if use_colors:
+                colors[i] = colors[i][keep]
     pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.concatenate(view_points)))
     if use_colors:
         pcd.colors = o3d.utility.Vector3dVector(np.concatenate(colors))

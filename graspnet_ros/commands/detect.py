@@ -9,7 +9,22 @@ import numpy as np
 
 
 def load_cloud(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray | None]:
-    """(M, 3) points in metres (camera frame) and optional (M, 3) colours in [0, 1]."""
+    """(M, 3) points in metres (camera frame; several views: the first view's) and optional
+    (M, 3) colours in [0, 1]."""
+    given = [name for name, value in (("--cloud", args.cloud), ("--depth", args.depth), ("--view", args.view),
+                                      ("--views", args.views)) if value]
+    if len(given) > 1:
+        raise ValueError(f"give one input, not {' and '.join(given)}: --cloud FILE, --depth PNG, "
+                         "--view DEPTH.png:POSE.npy (repeated) or --views FOLDER")
+    if args.view or args.views:
+        from ..calibration.fusion import fuse_views
+
+        views = load_views(args)
+        fused = fuse_views(views, voxel_size=FUSION_VOXEL, icp=args.icp, free_space=FREE_SPACE_MARGIN)
+        icp = ", ICP fitness " + " ".join(f"{f:.2f}" for f in fused.fitness[1:]) if args.icp else ""
+        print(f"fused {len(views)} view{'s' if len(views) > 1 else ''} into {len(fused.points)} points "
+              f"(first view's camera frame{icp})")
+        return fused.points, None
     if args.cloud:
         path = Path(args.cloud)
         if not path.is_file():
@@ -29,7 +44,8 @@ def load_cloud(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray | None]
             return pts, (np.asarray(pcd.colors) if pcd.has_colors() else None)
         raise ValueError(f"{path}: unsupported cloud format '{path.suffix}'; use .ply, .pcd or .npy")
     if not (args.depth and args.camK):
-        raise ValueError("give --cloud FILE, or --depth PNG with --camK NPY")
+        raise ValueError("give --cloud FILE, --depth PNG with --camK NPY, or several views: --view "
+                         "DEPTH.png:POSE.npy (repeated) or --views FOLDER, with --camK")
     import cv2
 
     for p in (args.depth, args.camK) + ((args.rgb,) if args.rgb else ()):
@@ -53,6 +69,98 @@ def load_cloud(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray | None]
             raise ValueError(f"{args.rgb}: colour image must be readable and {depth.shape} like the depth image")
         colours = rgb[v, u, ::-1] / 255.0
     return pts, colours
+
+
+#: Voxel edge (m) of the fused multi-view cloud (finer than the detector's own downsampling).
+FUSION_VOXEL = 0.002
+#: m: a view's point is dropped where another view measured a surface this far behind it.
+FREE_SPACE_MARGIN = 0.01
+
+
+def _read_depth(path: str | Path, depth_scale: float) -> np.ndarray:
+    """A 16-bit depth PNG (``depth_scale`` units per metre), units checked."""
+    import cv2
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"depth image not found: {path}")
+    depth = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if depth is None or depth.ndim != 2:
+        raise ValueError(f"{path}: not a single-channel depth PNG")
+    check_depth_units(depth, depth_scale, str(path))
+    return depth
+
+
+def _read_camK(path: str | Path) -> np.ndarray:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"camera matrix not found: {path} (give --camK, a 3x3 .npy)")
+    K = np.load(path, allow_pickle=False)
+    if K.shape != (3, 3):
+        raise ValueError(f"{path}: camera matrix must be 3x3, got {K.shape}")
+    return K
+
+
+def _read_pose(path: str | Path, what: str) -> np.ndarray:
+    from ..calibration.poses import check_transforms
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{what}: pose file not found: {path}")
+    return check_transforms(np.load(path, allow_pickle=False), f"{what} ({path})").reshape(-1, 4, 4)
+
+
+def load_views(args: argparse.Namespace) -> list:
+    """The :class:`~graspnet_ros.calibration.fusion.DepthView` list of ``--view`` / ``--views``, posed
+    in the FIRST view's camera frame (T_cam0<-cam_k, metres).
+
+    ``--view DEPTH.png:POSE.npy`` (repeated): POSE is the camera's pose T_ref<-camera (4x4) in any
+    one frame shared by the views (e.g. the robot base), or with ``--calibration`` an eye-in-hand
+    file the flange pose T_base<-flange when that image was taken. ``--views FOLDER``: the
+    GraspNet layout, ``depth/*.png`` (sorted) with ``camera_poses.npy`` (T_cam0<-cam_k) and
+    ``camK.npy`` (or ``--camK``); ``--num-views`` keeps the first n.
+    """
+    from ..calibration.fusion import DepthView
+
+    if args.views:
+        folder = Path(args.views)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"--views {folder}: not a folder (expected depth/*.png and camera_poses.npy)")
+        depths = sorted((folder / "depth").glob("*.png"))
+        if not depths:
+            raise ValueError(f"--views {folder}: no depth/*.png (GraspNet layout: depth/0000.png, ...)")
+        poses = _read_pose(folder / "camera_poses.npy", f"--views {folder}: camera_poses.npy (T_cam0<-cam_k)")
+        if len(poses) < len(depths):
+            raise ValueError(f"--views {folder}: {len(depths)} depth images but only {len(poses)} poses in "
+                             "camera_poses.npy (one T_cam0<-cam_k per image, in file-name order)")
+        K = _read_camK(args.camK or folder / "camK.npy")
+        n = len(depths) if not args.num_views else args.num_views
+        if not 1 <= n <= len(depths):
+            raise ValueError(f"--num-views {n}: the folder holds {len(depths)} views")
+        pairs = list(zip(depths[:n], poses[:n]))
+    else:
+        if not args.camK:
+            raise ValueError("--view needs --camK (the 3x3 camera matrix .npy of the depth images)")
+        K = _read_camK(args.camK)
+        calib = None
+        if args.calibration:
+            from ..calibration.result import read_calibration
+
+            calib = read_calibration(args.calibration)
+            if calib.mode != "eye-in-hand":
+                raise ValueError(f"--calibration {args.calibration}: mode {calib.mode}; with --view it must be an "
+                                 "eye-in-hand calibration (POSE.npy files are then flange poses T_base<-flange)")
+        pairs = []
+        for spec in args.view:
+            depth, sep, pose = str(spec).rpartition(":")
+            if not sep or not depth or not pose:
+                raise ValueError(f"--view {spec!r}: expected DEPTH.png:POSE.npy")
+            T = _read_pose(pose, f"--view {spec}")[0]
+            if calib is not None:
+                from ..calibration.result import base_from_camera
+
+                T = base_from_camera(calib, T)  # T_base<-camera at that view's capture
+            pairs.append((Path(depth), T))
+    T0_inv = np.linalg.inv(pairs[0][1])
+    return [DepthView(_read_depth(d, args.depth_scale), K, T0_inv @ T, depth_scale=1.0 / args.depth_scale)
+            for d, T in pairs]
 
 
 #: Median depth (m) a tabletop camera sees; outside this the units are wrong.
@@ -202,6 +310,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--rgb", help="colour PNG registered to --depth (colours the picture; grasps are also "
                         "drawn on it as <out>_image.png)")
     p.add_argument("--depth-scale", type=float, default=1000.0, help="depth units per metre (1000 = mm)")
+    p.add_argument("--view", action="append", metavar="DEPTH.png:POSE.npy",
+                   help="one of several views fused into one cloud before detection (repeat; needs --camK): "
+                        "POSE.npy = the camera pose T_ref<-camera (4x4, m) in a frame all views share, or with "
+                        "--calibration the flange pose T_base<-flange at that capture; grasps come out in the "
+                        "first view's camera frame")
+    p.add_argument("--views", metavar="FOLDER",
+                   help="fuse a folder of views, GraspNet layout: depth/*.png, camera_poses.npy "
+                        "(T_cam0<-cam_k), camK.npy; grasps in the first view's camera frame")
+    p.add_argument("--num-views", type=int, help="with --views: use the first n views (default: all)")
+    p.add_argument("--calibration", help="with --view: an eye-in-hand calibration file (T_flange<-camera); the "
+                        "POSE.npy files are then flange poses")
+    p.add_argument("--icp", action="store_true",
+                   help="with --view/--views: refine each view's pose by ICP against the views before it")
     p.add_argument("--checkpoint", help="trained network (.pt); default: the model-free baseline detector")
     p.add_argument("--out", default="output/detect/grasps", help="output path stem (.npy and .png are added)")
     p.add_argument("--top", type=int, default=20, help="grasps drawn in the PNG")

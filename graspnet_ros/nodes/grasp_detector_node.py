@@ -14,6 +14,13 @@ grasping_msgs are installed it also publishes ``grasps_moveit``
 ``plan_grasps`` action (grasping_msgs/action/GraspPlanning). Diagnostics (rate,
 latency, frames dropped, input state) go to ``/diagnostics`` once a second.
 
+Multi-view fusion (``fusion.views`` > 1, for a camera on the arm): every input
+message is placed by TF (``fusion.fixed_frame`` <- its frame, at its stamp)
+and the detection runs on the last n clouds merged in the NEWEST cloud's frame
+(:mod:`graspnet_ros.pipeline.accumulate`); grasps keep that frame and stamp.
+The ``detect_grasps`` service and the ``plan_grasps`` action detect on their
+one cloud unfused.
+
 Latest-frame-wins: the subscription callback only drops the message into a
 one-element slot; a worker thread processes the newest message when it is
 free, so a slow detector skips frames instead of queueing them. Bad input is
@@ -71,6 +78,13 @@ class GraspDetectorNode(Node):
         self.tool = ToolFrame.from_config({"convention": p["tool_frame.convention"],
                                            "tcp_offset": p["tool_frame.tcp_offset"]})
         self.pipeline = build_pipeline(p)
+        self.accumulator = self.tf_listener = None
+        if p["fusion.views"] > 1:
+            from ..pipeline.accumulate import ViewAccumulator
+            from .tf import TransformListener
+
+            self.accumulator = ViewAccumulator(p["fusion.views"], p["fusion.max_age"], p["voxel_size"])
+            self.tf_listener = TransformListener(self, span=max(10.0, 2 * p["fusion.max_age"]))
         self._lock = threading.Lock()  # one detection at a time (worker or service)
         self.slot: LatestSlot = LatestSlot()
         self.latest_input: PointCloud2 | Image | None = None
@@ -154,13 +168,35 @@ class GraspDetectorNode(Node):
         s = int(self.p["depth_stride"])
         return depth_to_points(depth, intr)[::s, ::s], msg.header
 
+    def fuse(self, points: np.ndarray, header: Header) -> np.ndarray:
+        """Add a cloud (its frame, m) to the multi-view accumulator; the last ``fusion.views``
+        clouds in this cloud's frame. ValueError when TF has no pose of the frame at the stamp
+        within ``fusion.tf_timeout`` s."""
+        p = self.p
+        stamp = cv.stamp_to_seconds(header.stamp)
+        deadline = time.monotonic() + p["fusion.tf_timeout"]
+        while True:
+            try:
+                T = self.tf_listener.lookup(p["fusion.fixed_frame"], header.frame_id, stamp)
+                break
+            except ValueError as exc:
+                if time.monotonic() >= deadline:
+                    raise ValueError(f"multi-view fusion needs the camera pose: {exc}") from None
+                time.sleep(0.02)
+        self.accumulator.add(points, T, stamp)
+        fused, _ = self.accumulator.fused()
+        return fused
+
     # -- processing ------------------------------------------------------------
-    def detect(self, msg, max_grasps: int = 0) -> tuple[GraspGroup, Header, str]:
-        """Run the pipeline on one message: (grasps, header, error message or '')."""
+    def detect(self, msg, max_grasps: int = 0, fuse: bool = False) -> tuple[GraspGroup, Header, str]:
+        """Run the pipeline on one message: (grasps, header, error message or ''). fuse: add it to
+        the multi-view accumulator and detect on the fused views (when ``fusion.views`` > 1)."""
         header = msg.header
         t0 = time.perf_counter()
         try:
             points, header = self.points_of(msg)
+            if fuse and self.accumulator is not None:
+                points = self.fuse(points, header)
             with self._lock:
                 result = self.pipeline.process(points, header.frame_id)
         except ValueError as exc:
@@ -174,8 +210,9 @@ class GraspDetectorNode(Node):
         t = result.timings
         stages = ", ".join(f"{k} {v * 1000:.0f}" for k, v in t.items() if k != "total")
         best = f", best {grasps.scores[0]:.2f}" if len(grasps) else ""
+        views = f" ({len(self.accumulator)} views fused)" if fuse and self.accumulator is not None else ""
         self.get_logger().info(
-            f"{len(grasps)} grasps{best} from {result.num_input} points ({result.num_used} used) in "
+            f"{len(grasps)} grasps{best} from {result.num_input} points{views} ({result.num_used} used) in "
             f"{(time.perf_counter() - t0) * 1000:.0f} ms [{stages} ms]")
         return grasps, header, ""
 
@@ -198,7 +235,7 @@ class GraspDetectorNode(Node):
             if msg is None:
                 continue
             t0 = time.perf_counter()
-            grasps, header, self._last_error = self.detect(msg)
+            grasps, header, self._last_error = self.detect(msg, fuse=True)
             self.diagnostics.tick(time.perf_counter() - t0)
             try:
                 self.publish(grasps, header)

@@ -58,6 +58,15 @@ PARAMETERS = [
     Param("markers.max", 20, "Grasps drawn in the MarkerArray.", (0, 1000)),
     Param("markers.line_width", 0.003, "Marker line width (m).", (0.0001, 0.1)),
     Param("seed", 0, "Seed of the random subsampling and of the model-free detector.", (0, 2**31 - 1)),
+    Param("fusion.views", 1, "Multi-view fusion (a camera on the arm): detect on the last n input clouds, each "
+          "placed by TF (fusion.fixed_frame <- cloud frame at its stamp) and merged in the newest cloud's frame; "
+          "1 = off.", (1, 32)),
+    Param("fusion.fixed_frame", "base_link", "Frame that stays put while the camera moves (TF root side of the "
+          "camera chain), in which the views are registered."),
+    Param("fusion.max_age", 10.0, "Clouds stamped more than this before the newest are not fused (s).",
+          (0.01, 3600.0)),
+    Param("fusion.tf_timeout", 0.5, "How long a cloud waits for its camera pose on /tf before it is refused (s).",
+          (0.0, 10.0)),
 ] + SEGMENTATION_PARAMETERS
 
 
