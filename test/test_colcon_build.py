@@ -30,6 +30,8 @@ from sensor_msgs.msg import Image
 from graspnet_ros.msg import GraspArray
 from ros_helpers import RosHarness, wait_for
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(sys.prefix)
 PKG = "graspnet_ros"
@@ -239,3 +241,42 @@ def test_evaluate_bag_runs_from_install_space(workspace, prefix, tmp_path):
     assert doc["frames_evaluated"] >= 1
     modules = loaded_module_files(proc.stderr)
     assert modules and all(str(prefix) in m for m in modules), modules[:5]
+
+
+def test_ros2_launch_runs_from_install_space(workspace, prefix, tmp_path):
+    """`ros2 launch graspnet_ros grasp.launch.py rviz:=false` in a shell that sourced the workspace:
+    the launch file and the node executables it starts are the install space's, grasps arrive,
+    and one Ctrl-C ends it."""
+    from ros_helpers import require_ros_cli
+
+    ros2 = require_ros_cli()
+    env = install_space_env(workspace, tmp_path / "roslog")
+    ros = RosHarness()
+    grasps = ros.listen(GraspArray, "/grasps")
+    log = tmp_path / "launch.log"
+    pids: list[int] = []
+    try:
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(sourced(ros2, "launch", PKG, "grasp.launch.py", "rviz:=false"), env=env,
+                                    cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                assert wait_for(lambda: len(grasps) > 0 or proc.poll() is not None, START_TIMEOUT), \
+                    "no GraspArray from the installed launch:\n" + log.read_text(errors="replace")[-4000:]
+                assert proc.poll() is None, "ros2 launch exited early:\n" + log.read_text(errors="replace")[-4000:]
+                pids = [int(p) for p in re.findall(r"process started with pid \[(\d+)\]", log.read_text())]
+                cmdlines = [Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0") for p in pids]
+                proc.send_signal(signal.SIGINT)
+                code = proc.wait(timeout=STOP_TIMEOUT + 10)
+            finally:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=10)
+    finally:
+        ros.close()
+    assert code == 0, log.read_text(errors="replace")[-3000:]
+    assert len(pids) >= 2, log.read_text(errors="replace")[-3000:]
+    exes = {Path(a.decode()).name: a.decode() for c in cmdlines for a in c
+            if a.decode().startswith(str(prefix / "lib" / PKG))}
+    assert {"camera_node", "grasp_detector_node"} <= set(exes), cmdlines
+    assert all(not Path(f"/proc/{p}").exists() or Path(f"/proc/{p}/stat").read_text().split()[2] == "Z"
+               for p in pids), "a node outlived the launch"
