@@ -27,6 +27,8 @@ def pytest_configure(config):
     # rclpy's Node() imports rosidl_generator_py, whose lark still imports the
     # deprecated sre_parse/sre_constants modules: third-party noise.
     config.addinivalue_line("filterwarnings", "ignore:module 'sre_:DeprecationWarning")
+    config.addinivalue_line("markers", "slow: tens of seconds or more (colcon build, ros2 CLI, several "
+                            "processes); CI runs them, the inner loop skips them with -m 'not slow'")
 
 
 @pytest.fixture

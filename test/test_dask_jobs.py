@@ -22,6 +22,8 @@ from graspnet_ros.cli import main as cli
 from graspnet_ros.dataset.generate import generate
 from graspnet_ros.dataset.reader import GraspNetDataset
 
+pytestmark = pytest.mark.slow
+
 distributed = pytest.importorskip("distributed", reason="dask.distributed is pinned in requirements.txt")
 
 

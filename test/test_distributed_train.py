@@ -27,6 +27,8 @@ from graspnet_ros.model.checkpoint import read_checkpoint
 from graspnet_ros.model.config import get_config
 from graspnet_ros.model.graspnet import GraspNet
 
+pytestmark = pytest.mark.slow
+
 STEPS = 6
 #: 2 frames per step, 1 per forward pass (so 1 pass in each of 2 processes, or 2 passes in 1 process)
 ARGS = ["--scenes", "100", "--num-view", "20", "--steps", str(STEPS), "--batch-size", "2", "--micro-batch", "1",

@@ -98,6 +98,7 @@ def test_docs_list_every_parameter_and_topic():
         assert topic in doc, topic
 
 
+@pytest.mark.slow
 def test_graspnet_ros_launch_end_to_end(tmp_path):
     ros = RosHarness()
     proc = None

@@ -20,6 +20,8 @@ import pytest
 from graspnet_ros.msg import GraspArray
 from ros_helpers import require_ros_cli, ros_cli_env, wait_for
 
+pytestmark = pytest.mark.slow
+
 START_TIMEOUT = 90.0  # s from `ros2 launch` to the first GraspArray (imports, scene, detection)
 STOP_TIMEOUT = 30.0  # s from Ctrl-C to the launch's exit
 
