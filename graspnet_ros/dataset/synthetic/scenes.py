@@ -31,9 +31,10 @@ from ..annotations_xml import ObjectPose, write_annotations
 from ..layout import FACTOR_DEPTH, Layout
 from ..meta import FrameMeta, write_meta
 from ..objects import load_collision, load_model, object_colour
-from .cameras import apply_depth_noise, camera_model, depth_to_png, relative_poses, viewpoints
+from .cameras import camera_model, depth_to_png, relative_poses, viewpoints
 from .physics import PhysicsSettings, settle
 from .render import SceneRaycaster, albedo_image, shade
+from .sensors import sensor_depth
 
 
 @dataclass
@@ -114,22 +115,28 @@ def place_objects(layout: Layout, obj_ids: list[int], seed: int,
 
 
 def render_frame(raycaster: SceneRaycaster, camera_name: str, pose_table: np.ndarray, obj_ids: list[int],
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(rgb uint8 (H, W, 3), noisy depth m (H, W), label uint8 (H, W), noiseless depth m) of one view."""
+                 rng: np.random.Generator, noise: str = "simple"
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(rgb uint8 (H, W, 3), noisy depth m (H, W), label uint8 (H, W), noiseless depth m) of one view.
+
+    ``noise``: ``simple`` (noise painted on the render) or ``sensor`` (the
+    RealSense's active stereo or the Kinect's time of flight simulated,
+    :mod:`.sensors`)."""
     camera = camera_model(camera_name)
     hits = raycaster.cast(camera, pose_table)
     colours = np.array([object_colour(i) for i in obj_ids]).reshape(-1, 3)
     albedo, grey = albedo_image(hits, colours)
     rgb = shade(hits, albedo, rng)
-    depth = apply_depth_noise(camera, hits.depth, hits.cos_incidence, grey, rng)
+    depth = sensor_depth(noise, camera, raycaster, pose_table, hits, grey, obj_ids, rng)
     return rgb, depth, hits.label(obj_ids), hits.depth
 
 
 def generate_scene(root: str | Path, scene_id: int, pool: tuple[int, ...] | list[int],
                    objects_per_scene: tuple[int, int], num_frames: int, cameras: tuple[str, ...],
                    seed: int = 0, overwrite: bool = False,
-                   physics: PhysicsSettings = PhysicsSettings()) -> SceneStats:
-    """Generate one scene under ``root`` (the objects' model files must exist)."""
+                   physics: PhysicsSettings = PhysicsSettings(), noise: str = "simple") -> SceneStats:
+    """Generate one scene under ``root`` (the objects' model files must exist);
+    ``noise``: the depth model, ``simple`` or ``sensor`` (see :func:`render_frame`)."""
     layout = Layout(root)
     if not overwrite and scene_complete(layout, scene_id, num_frames, cameras):
         ids = [int(v) for v in layout.object_id_list(scene_id).read_text().split()]
@@ -150,7 +157,7 @@ def generate_scene(root: str | Path, scene_id: int, pool: tuple[int, ...] | list
         cam_poses, cam0 = relative_poses(views)
         for ann_id, view in enumerate(views):
             t0 = time.perf_counter()
-            rgb, depth, label, _ = render_frame(raycaster, cam, view, obj_ids, rng)
+            rgb, depth, label, _ = render_frame(raycaster, cam, view, obj_ids, rng, noise)
             t1 = time.perf_counter()
             obj_in_cam = np.linalg.inv(view)[None] @ poses_table  # T_cam_i<-obj
             write_png(layout.frame_file(scene_id, cam, "rgb", ann_id), rgb)

@@ -13,7 +13,8 @@ What the sensor does, step by step, and what this module does for each:
    intensity is the pattern at the point's projector pixel times
    albedo x cos(incidence at the emitter) / distance^2. Glossy surfaces
    return less diffuse light and a view-dependent highlight instead. Ambient
-   infrared adds albedo x ``ambient``; shot and read noise, 8-bit output.
+   infrared adds albedo x ``ambient``; auto exposure (one gain for both
+   imagers), shot and read noise, 8-bit output.
 3. OpenCV ``StereoSGBM`` (3-way, block 5, left-right check) matches the
    pair; pixels whose left block has too little texture are dropped, as the
    D4xx texture threshold does (dark parts, the projector's shadow).
@@ -74,8 +75,10 @@ class StereoSensor:
     max_depth: float = 6.0  # m
     dot_density: float = 0.12  # dots per projector pixel
     dot_sigma: float = 0.8  # px, dot radius (Gaussian sigma) in projector pixels
-    dot_power: float = 130.0  # grey levels for albedo 1, normal incidence, at 0.5 m
+    dot_power: float = 200.0  # grey levels (before the exposure gain), albedo 1, normal incidence, 0.5 m
     ambient: float = 25.0  # grey levels of ambient infrared on albedo 1
+    exposure_target: float = 60.0  # grey levels: auto exposure's mean over the surfaces
+    exposure_range: tuple[float, float] = (0.25, 2.0)  # gain limits of the auto exposure
     read_noise: float = 1.5  # grey levels
     shot_gain: float = 0.3  # grey levels: shot-noise variance per grey level
     highlight_power: float = 600.0  # grey levels of the projector's specular highlight at 0.5 m
@@ -140,8 +143,11 @@ def dot_pattern(sensor: StereoSensor) -> np.ndarray:
 def infrared_image(hits: RayHits, T_table_cam: np.ndarray, T_table_left: np.ndarray, albedo: np.ndarray,
                    gloss: np.ndarray, lit: np.ndarray | None, sensor: StereoSensor,
                    rng: np.random.Generator, raycaster: SceneRaycaster | None = None,
-                   nthreads: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 (H, W) infrared image, bool (H, W) lit) of one imager from its noiseless render.
+                   nthreads: int = 0, gain: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """(uint8 (H, W) infrared image, bool (H, W) lit, exposure gain) of one
+    imager from its noiseless render. ``gain`` None = auto exposure: the
+    mean grey level of the surfaces is brought to ``exposure_target`` (the
+    gain kept within ``exposure_range``); pass the left image's gain to the right.
 
     ``albedo``, ``gloss``: (H, W) in [0, 1] per pixel of this imager. ``lit``:
     (H, W) bool, the projector reaches the pixel's surface point; None =
@@ -203,13 +209,17 @@ def infrared_image(hits: RayHits, T_table_cam: np.ndarray, T_table_left: np.ndar
     ambient *= albedo
     signal += ambient
     signal[~valid] = 0.0
+    if gain is None:
+        mean = float(signal[valid].mean()) if valid.any() else 1.0
+        gain = float(np.clip(sensor.exposure_target / max(mean, 1e-6), *sensor.exposure_range))
+    signal *= np.float32(gain)
     sigma = signal * np.float32(sensor.shot_gain)
     sigma += np.float32(sensor.read_noise ** 2)
     np.sqrt(sigma, out=sigma)
     sigma *= rng.standard_normal(signal.shape, dtype=np.float32)
     signal += sigma
     signal += np.float32(0.5)
-    return np.clip(signal, 0, 255).astype(np.uint8), lit
+    return np.clip(signal, 0, 255).astype(np.uint8), lit, gain
 
 
 def match(left: np.ndarray, right: np.ndarray, sensor: StereoSensor) -> np.ndarray:
@@ -265,12 +275,12 @@ def simulate_stereo(raycaster: SceneRaycaster, T_table_left: np.ndarray, albedo_
     gloss_of = np.zeros(len(albedo_of)) if gloss_of is None else gloss_of
     T_left = np.asarray(T_table_left, np.float64)
     T_right = T_left @ translation(sensor.baseline)
-    images, lit_left, hits_left = [], None, None
+    images, lit_left, hits_left, gain = [], None, None, None
     for T_cam in (T_left, T_right):
         hits = raycaster.cast(sensor.camera, T_cam, nthreads)
         albedo, gloss = _materials(hits, albedo_of, gloss_of, background_albedo)
-        image, lit = infrared_image(hits, T_cam, T_left, albedo, gloss, None if shadow else hits.depth > 0,
-                                    sensor, rng, raycaster, nthreads)
+        image, lit, gain = infrared_image(hits, T_cam, T_left, albedo, gloss, None if shadow else hits.depth > 0,
+                                          sensor, rng, raycaster, nthreads, gain)
         images.append(image)
         if hits_left is None:
             hits_left, lit_left = hits, lit

@@ -1,0 +1,62 @@
+"""Which depth model a synthetic frame gets: ``simple`` or ``sensor``.
+
+* ``simple``: :func:`~graspnet_ros.dataset.synthetic.cameras.apply_depth_noise`,
+  per-pixel noise painted on the noiseless render (fast, the default);
+* ``sensor``: the camera is simulated: active stereo for ``realsense``
+  (:mod:`.stereo`), time of flight for ``kinect`` (:mod:`.tof`), registered
+  to the colour camera's pixel grid.
+
+Both return z-depth in metres (0 = invalid) in the colour camera's optical
+frame (x right, y down, z forward) and pixel grid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..objects import object_colour
+from .cameras import CameraModel, apply_depth_noise
+from .render import TABLE_COLOUR, RayHits, SceneRaycaster
+
+NOISE_MODELS = ("simple", "sensor")
+
+
+def object_gloss(obj_id: int) -> float:
+    """Glossiness in [0, 1] of a dataset object: about one in five is shiny
+    (0.5-0.9: cans, polished or lacquered parts), fixed per id."""
+    rng = np.random.default_rng(104729 + int(obj_id))
+    return float(rng.uniform(0.5, 0.9)) if rng.uniform() < 0.2 else 0.0
+
+
+def infrared_materials(obj_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(albedo, gloss): (n + 1,) arrays for objects ``obj_ids`` then the table;
+    the infrared albedo is taken as the grey level of the visible colour."""
+    albedo = [float(np.mean(object_colour(i))) for i in obj_ids] + [float(np.mean(TABLE_COLOUR))]
+    gloss = [object_gloss(i) for i in obj_ids] + [0.0]
+    return np.array(albedo), np.array(gloss)
+
+
+def sensor_depth(noise: str, camera: CameraModel, raycaster: SceneRaycaster, pose_table: np.ndarray,
+                 hits: RayHits, grey: np.ndarray, obj_ids: list[int], rng: np.random.Generator,
+                 nthreads: int = 0) -> np.ndarray:
+    """float32 (H, W) depth (m, 0 = invalid) of ``camera`` (colour intrinsics) at
+    ``pose_table`` = T_table<-colour optical frame.
+
+    ``hits`` / ``grey``: the colour camera's noiseless render and its grey
+    albedo (used by ``simple``); ``obj_ids``: dataset ids of the raycaster's
+    objects, for their infrared albedo and gloss (``sensor``).
+    """
+    if noise == "simple":
+        return apply_depth_noise(camera, hits.depth, hits.cos_incidence, grey, rng)
+    if noise != "sensor":
+        raise ValueError(f"unknown depth noise model '{noise}'; use one of {NOISE_MODELS}")
+    albedo, gloss = infrared_materials(obj_ids)
+    if camera.kind == "stereo":
+        from .stereo import stereo_depth
+
+        return stereo_depth(raycaster, camera, pose_table, albedo, gloss, rng=rng, nthreads=nthreads)
+    if camera.kind == "tof":
+        from .tof import tof_depth
+
+        return tof_depth(raycaster, camera, pose_table, albedo, rng=rng, nthreads=nthreads)
+    raise ValueError(f"camera '{camera.name}': no sensor model for kind '{camera.kind}'")
