@@ -88,12 +88,16 @@ class SceneRaycaster:
             self._lut[gid] = idx
         self._invalid_id = self._scene.INVALID_ID
 
-    def cast(self, camera: CameraModel, pose: np.ndarray, nthreads: int = 0) -> RayHits:
-        """Render the view of ``camera`` at ``pose`` = T_table<-camera (``nthreads``: 0 = all cores)."""
+    def cast(self, camera: CameraModel, pose: np.ndarray, nthreads: int = 0,
+             rays: np.ndarray | None = None) -> RayHits:
+        """Render the view of ``camera`` at ``pose`` = T_table<-camera (``nthreads``: 0 = all cores).
+
+        ``rays``: (H, W, 3) float32 camera-frame directions with z = 1 to use
+        instead of the pinhole ones (a lens with distortion); depth stays z-depth."""
         o3d = import_open3d()
         pose = np.asarray(pose, dtype=np.float64)
         rot = pose[:3, :3].astype(np.float32)
-        dirs_cam = pixel_rays(camera)
+        dirs_cam = pixel_rays(camera) if rays is None else np.asarray(rays, np.float32)
         rays = np.empty(dirs_cam.shape[:2] + (6,), dtype=np.float32)
         rays[..., :3] = pose[:3, 3]
         rays[..., 3:] = cv2.transform(dirs_cam, rot)  # R d per pixel
@@ -105,7 +109,7 @@ class SceneRaycaster:
         depth = np.where(hit, t, np.float32(0.0))
         normal = cv2.transform(out["primitive_normals"].numpy(), rot.T.copy())  # camera frame (R^T n), 0 for misses
         cos = (normal[..., 0] * dirs_cam[..., 0] + normal[..., 1] * dirs_cam[..., 1] + normal[..., 2]) \
-            * _inverse_ray_length(camera)
+            * (_inverse_ray_length(camera) if rays is None else 1.0 / np.linalg.norm(dirs_cam, axis=-1))
         normal *= np.where(cos > 0, np.float32(-1.0), np.float32(1.0))[..., None]  # face the camera
         point = rays[..., :3] + rays[..., 3:] * depth[..., None]
         return RayHits(depth, index, normal, np.abs(cos), point)

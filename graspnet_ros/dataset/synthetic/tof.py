@@ -1,7 +1,8 @@
 """Azure Kinect time of flight (NFOV unbinned), simulated, registered to the colour camera.
 
-The depth camera (640x576, 75 x 65 degrees, its optical frame: x right,
-y down, z forward, metres) measures the range along each pixel's ray from
+The depth camera (640x576, 75 x 65 degrees through a wide-angle lens with
+the recording's distortion, its optical frame: x right, y down, z forward,
+metres) measures the range along each pixel's ray from
 the phase of its own modulated illumination (co-located with the sensor, so
 no projector shadow). Per pixel, from a ray-cast render
 (:class:`~graspnet_ros.dataset.synthetic.render.SceneRaycaster`):
@@ -33,7 +34,7 @@ import cv2
 import numpy as np
 
 from .cameras import CameraModel
-from .render import RayHits, SceneRaycaster, pixel_rays
+from .render import RayHits, SceneRaycaster
 
 __all__ = ["ToFSensor", "AZURE_KINECT_NFOV", "ToFFrame", "nfov_mask", "simulate_tof", "tof_depth"]
 
@@ -57,6 +58,8 @@ class ToFSensor:
     fy: float = 504.7
     cx: float = 332.8
     cy: float = 348.8
+    #: OpenCV rational model (k1, k2, p1, p2, k3, k4, k5, k6) of the recording: a wide-angle lens
+    distortion: tuple[float, ...] = (0.548, -0.0210, 0.0000206, -0.0000721, -0.00265, 0.890, 0.0861, -0.0139)
     hexagon_centre: tuple[float, float] = (325.0, 288.0)  # px, where the illuminated hexagon is centred
     hexagon_half_top: float = 173.0  # px, half-width of its top and bottom edges
     hexagon_slope: float = 0.5625  # px of half-width gained per row towards the middle
@@ -84,6 +87,13 @@ class ToFSensor:
                        multipath_radii=tuple(max(1.0, r * s) for r in self.multipath_radii))
 
     @property
+    def intrinsics(self):
+        """:class:`~graspnet_ros.cameras.base.CameraIntrinsics` of the depth camera (pinhole part)."""
+        from ...cameras.base import CameraIntrinsics
+
+        return CameraIntrinsics(self.width, self.height, self.fx, self.fy, self.cx, self.cy)
+
+    @property
     def camera(self) -> CameraModel:
         return CameraModel("k4a_nfov", self.width, self.height, self.fx, self.fy, self.cx, self.cy, "tof",
                            self.min_depth, self.max_depth, 0.0)
@@ -102,6 +112,19 @@ class ToFFrame:
     multipath: np.ndarray  # float32 m, range bias added
     weak: np.ndarray  # bool: signal below the threshold
     hits: RayHits  # noiseless render
+
+
+@functools.cache
+def depth_rays(sensor: ToFSensor) -> np.ndarray:
+    """(H, W, 3) float32 camera-frame directions (z = 1) through the depth
+    camera's pixel centres, with its lens distortion undone; read-only."""
+    u, v = np.meshgrid(np.arange(sensor.width, dtype=np.float64), np.arange(sensor.height, dtype=np.float64))
+    pix = np.stack([u, v], axis=-1).reshape(-1, 1, 2)
+    xy = cv2.undistortPoints(pix, sensor.intrinsics.K, np.asarray(sensor.distortion, np.float64))
+    rays = np.concatenate([xy.reshape(sensor.height, sensor.width, 2),
+                           np.ones((sensor.height, sensor.width, 1))], axis=-1).astype(np.float32)
+    rays.flags.writeable = False
+    return rays
 
 
 @functools.cache
@@ -173,9 +196,10 @@ def simulate_tof(raycaster: SceneRaycaster, T_table_depth: np.ndarray, albedo_of
     """
     rng = np.random.default_rng() if rng is None else rng
     camera = sensor.camera
-    hits = raycaster.cast(camera, np.asarray(T_table_depth, np.float64), nthreads)
+    rays = depth_rays(sensor)
+    hits = raycaster.cast(camera, np.asarray(T_table_depth, np.float64), nthreads, rays=rays)
     valid = hits.depth > 0
-    ray_len = np.linalg.norm(pixel_rays(camera), axis=-1)  # range / z
+    ray_len = np.linalg.norm(rays, axis=-1)  # range / z
     range_m = hits.depth * ray_len
     slot = np.where(hits.index >= 0, hits.index, len(albedo_of))
     albedo = np.append(np.asarray(albedo_of, np.float32), np.float32(0.0))[slot]
@@ -183,7 +207,7 @@ def simulate_tof(raycaster: SceneRaycaster, T_table_depth: np.ndarray, albedo_of
     weak = signal * np.exp(np.float32(sensor.signal_spread) * rng.standard_normal(signal.shape, np.float32)) \
         < np.float32(sensor.min_signal)
     mixed, near, far = mixed_pixels(range_m, valid, sensor.edge_jump)
-    points = pixel_rays(camera) * hits.depth[..., None]
+    points = rays * hits.depth[..., None]
     bias = multipath_bias(points, hits.normal, valid & ~mixed, sensor)
     sigma = np.float32(sensor.noise_at_1m) * range_m / np.sqrt(np.maximum(albedo * hits.cos_incidence, 1e-3))
     measured = range_m + bias + sigma * rng.standard_normal(signal.shape, np.float32)
@@ -212,6 +236,5 @@ def tof_depth(raycaster: SceneRaycaster, colour: CameraModel, T_table_colour: np
     T_colour_depth = np.asarray(sensor.T_colour_depth, np.float64)
     frame = simulate_tof(raycaster, np.asarray(T_table_colour, np.float64) @ T_colour_depth, albedo_of, sensor,
                          rng, nthreads=nthreads)
-    di = CameraIntrinsics(sensor.width, sensor.height, sensor.fx, sensor.fy, sensor.cx, sensor.cy)
     ci = CameraIntrinsics(colour.width, colour.height, colour.fx, colour.fy, colour.cx, colour.cy)
-    return register_depth(frame.depth, di, ci, T_colour_depth)
+    return register_depth(frame.depth, sensor.intrinsics, ci, T_colour_depth, np.asarray(sensor.distortion))
