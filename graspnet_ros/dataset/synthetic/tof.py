@@ -17,7 +17,9 @@ no projector shadow). Per pixel, from a ray-cast render
 * signal = albedo x cos(incidence) / range^2: below ``min_signal`` the
   pixel is invalid (dark or grazing surfaces, far ones);
 * noise: Gaussian along the ray, sigma = ``noise_at_1m`` x range /
-  sqrt(albedo x cos), so it grows with distance; 1 mm output unit.
+  sqrt(albedo x cos), so it grows with distance, plus the "wiggling" error
+  of time-of-flight cameras (a smooth periodic function of range, from the
+  modulation not being a pure sine); 1 mm output unit.
 
 The depth image is then registered to the colour camera with
 :func:`graspnet_ros.cameras.registration.register_depth`, using the
@@ -73,7 +75,9 @@ class ToFSensor:
     multipath_reach: float = 0.03  # m, how far a second bounce still counts
     min_signal: float = 0.03  # albedo x cos / (range / 1 m)^2 below this is dropped
     signal_spread: float = 0.35  # log-normal spread of the signal threshold per pixel
-    noise_at_1m: float = 0.0012  # m, range noise at 1 m for albedo x cos = 1
+    noise_at_1m: float = 0.0008  # m, range noise at 1 m for albedo x cos = 1
+    wiggle_amplitude: float = 0.0015  # m, systematic range error from the non-sinusoidal modulation
+    wiggle_period: float = 0.35  # m of range
     depth_unit: float = 0.001  # m
     T_colour_depth: np.ndarray = field(default_factory=_recording_extrinsics, compare=False, hash=False)
 
@@ -210,7 +214,8 @@ def simulate_tof(raycaster: SceneRaycaster, T_table_depth: np.ndarray, albedo_of
     points = rays * hits.depth[..., None]
     bias = multipath_bias(points, hits.normal, valid & ~mixed, sensor)
     sigma = np.float32(sensor.noise_at_1m) * range_m / np.sqrt(np.maximum(albedo * hits.cos_incidence, 1e-3))
-    measured = range_m + bias + sigma * rng.standard_normal(signal.shape, np.float32)
+    wiggle = np.float32(sensor.wiggle_amplitude) * np.sin(np.float32(2 * np.pi / sensor.wiggle_period) * range_m)
+    measured = range_m + bias + wiggle + sigma * rng.standard_normal(signal.shape, np.float32)
     # a mixed pixel's phase blends its two returns; the few that pass the filter read in between
     u = rng.random(signal.shape, dtype=np.float32)
     blend = np.where(far < 19.0, near + u * (far - near), near)
