@@ -15,24 +15,32 @@ Then::
 
     .venv/bin/python bench/compare_reference.py --ref-python /tmp/refenv/bin/python
 
-Steps: (1) write a generated dataset root (primitives on a table), a
-prediction dump and, per model, a dex-net text SDF (``textured.sdf``:
-dims, origin, resolution, then values x-fastest, metres, negative inside)
-computed with Open3D's signed distance on the grid dex-net's SDFGen makes
-(a cube of ``--sdf-dim`` cells, cell = largest bounding-box side /
-(dim - 2 * ``--sdf-padding``), centred on the box; dex-net's defaults 100
-and 5, which is also the SDF cell this package's evaluator assumes for its
-reference-style contact normals); (2) evaluate every frame here;
-(3) in the reference environment, run the reference's own per-frame
-functions (``GraspNetEval.get_scene_models`` / ``get_model_poses``,
-``voxel_sample_points``, ``eval_grasp``) on the same files, with the
-width clipping, concatenation, sorting and Precision@k of its
-``eval_scene``; (4) compare the evaluated grasp sets, per-grasp labels,
-collision flags and AP, and time both; (5) with ``--diagnose K``, for up
-to K grasps whose labels differ, ask the reference for its jaw contacts and
-normals (dex-net ``close_fingers``) and print them against this package's
-(contact distance, normal angles with face and SDF-style normals, the
-antipodal angles, whether a jaw starts outside the SDF grid).
+On the package's own dataset (``--root``; by default the ``tiny`` preset,
+generated there with ``graspnet-ros data generate --preset tiny`` when
+missing, about a minute): its test scenes (100, 130, 160), the first
+``--frames`` annotated frames of each, RealSense. Steps:
+
+1. every model without a ``textured.sdf`` gets one, written from
+   :func:`graspnet_ros.sdf.build_sdf` (dex-net's SDFGen grid: 100 nodes a
+   side, padding 5) in dex-net's text format, so both evaluators read the
+   same SDF file (the real dataset ships these files);
+2. three prediction dumps per frame: ``baseline`` (the model-free detector),
+   ``network`` (the shipped checkpoint), ``perturbed`` (ground-truth label
+   grasps of the frame, up to 1500, with 1 mm / 3 degree / 2 mm-width noise
+   and random scores);
+3. this package's evaluator on every frame, timed warm (ground truth loaded)
+   and with loading (fresh model cache: meshes, model points, SDFs read from
+   the cache), with the reference method (``contact_normals="dexnet"``) and,
+   for comparison, the earlier mesh imitation (``"sdf"``);
+4. in the reference environment, the reference's own per-frame functions
+   (``GraspNetEval.get_scene_models`` / ``get_model_poses``,
+   ``voxel_sample_points``, ``eval_grasp``, with the width clipping, sorting
+   and Precision@k of its ``eval_scene``), timed with and without loading the
+   scene's models;
+5. per dump: evaluated grasp sets, per-grasp labels (all, and those neither
+   colliding nor empty), collision flags, AP / AP0.8 / AP0.4 of both and the
+   speed ratio; with ``--diagnose K`` the reference's contacts and normals
+   for up to K grasps whose labels differ, against this package's.
 
 Nothing of the reference is stored in this repository; this script only
 calls the installed package.
@@ -50,26 +58,30 @@ from pathlib import Path
 import numpy as np
 
 MUS = [0.2, 0.4, 0.6, 0.8, 1.0, 1.2]
+DUMPS = ("baseline", "network", "perturbed")
 
 
 # -- the reference side (runs in the reference environment: numpy + graspnetAPI only) --
 
-def run_reference(work: Path, scenes: list[int], frames: int, camera: str) -> None:
+def run_reference(work: Path, dump_name: str) -> None:
     from graspnetAPI import GraspNetEval
     from graspnetAPI.grasp import GraspGroup as RefGroup
     from graspnetAPI.utils.config import get_config
-    from graspnetAPI.utils.eval_utils import (create_table_points, eval_grasp, transform_points,
-                                              voxel_sample_points)
+    from graspnetAPI.utils.eval_utils import create_table_points, eval_grasp, transform_points, voxel_sample_points
 
-    root, dump = str(work / "root"), work / "dump"
+    plan = json.loads((work / "plan.json").read_text())
+    root, camera, dump = plan["root"], plan["camera"], work / "dump" / dump_name
     ge = GraspNetEval.__new__(GraspNetEval)  # skip GraspNet.__init__ (it indexes all 90 test scenes)
     ge.root, ge.camera = root, camera  # all that get_scene_models / get_model_poses use
     table = create_table_points(1.0, 1.0, 0.05, dx=-0.5, dy=-0.5, dz=-0.05, grid_size=0.008)
-    out, seconds = {}, []
-    for scene in scenes:
-        models, dexmodels, _ = ge.get_scene_models(scene, ann_id=0)
+    out, seconds, load_seconds = {}, [], []
+    for scene, anns in plan["frames"].items():
+        scene = int(scene)
+        t0 = time.perf_counter()
+        models, dexmodels, _ = ge.get_scene_models(scene, ann_id=anns[0])
         sampled = [voxel_sample_points(m, 0.008) for m in models]
-        for ann in range(frames):
+        load_seconds.append(time.perf_counter() - t0)
+        for ann in anns:
             t0 = time.perf_counter()
             gg = RefGroup().from_npy(str(dump / f"scene_{scene:04d}" / camera / f"{ann:04d}.npy"))
             _, poses, cam_pose, align = ge.get_model_poses(scene, ann)
@@ -94,121 +106,173 @@ def run_reference(work: Path, scenes: list[int], frames: int, camera: str) -> No
             key = f"{scene}_{ann}"
             out[f"grasps_{key}"], out[f"labels_{key}"] = grasps, labels
             out[f"collision_{key}"], out[f"accuracy_{key}"] = collisions, acc
-            print(f"reference scene {scene} frame {ann}: {seconds[-1]:.1f} s, AP {100 * acc.mean():.2f}",
-                  flush=True)
-    np.savez(work / "reference.npz", seconds=np.array(seconds), **out)
+            print(f"reference {dump_name} scene {scene} frame {ann}: {seconds[-1]:.1f} s, "
+                  f"AP {100 * acc.mean():.2f}", flush=True)
+    np.savez(work / f"reference_{dump_name}.npz", seconds=np.array(seconds),
+             load_seconds=np.array(load_seconds), **out)
 
 
 def reference_contacts(work: Path) -> None:
-    """Reference environment: dex-net jaw contacts of the object-frame grasps in
-    ``diagnose_in.npz`` (rows (N, 17), obj_ids (N,)) -> ``diagnose_out.npz``."""
+    """Reference environment: dex-net jaw contacts and label of camera-frame grasps
+    ``diagnose_in.npz`` (rows (N, 17), poses (N, 4, 4) T_camera<-object, obj_ids (N,)),
+    built as ``eval_grasp`` builds them -> ``diagnose_out.npz``."""
+    from graspnetAPI.utils.config import get_config
     from graspnetAPI.utils.dexnet.grasping.grasp import ParallelJawPtGrasp3D
-    from graspnetAPI.utils.dexnet.grasping.quality import PointGraspMetrics3D
-    from graspnetAPI.utils.eval_utils import load_dexnet_model
+    from graspnetAPI.utils.dexnet.grasping.grasp_quality_config import GraspQualityConfigFactory
+    from graspnetAPI.utils.eval_utils import get_grasp_score, load_dexnet_model, transform_points
     from graspnetAPI.utils.rotation import matrix_to_dexnet_params
 
+    plan = json.loads((work / "plan.json").read_text())
     data = np.load(work / "diagnose_in.npz")
-    rows, obj_ids = data["rows"], data["obj_ids"]
+    rows, poses, obj_ids = data["rows"], data["poses"], data["obj_ids"]
     n = len(rows)
     out = {"points": np.full((n, 2, 3), np.nan), "normals": np.full((n, 2, 3), np.nan),
-           "found": np.zeros(n, bool), "label": np.full(n, -1.0), "outside": np.zeros((n, 2), bool)}
+           "found": np.zeros(n, bool), "label": np.full(n, -1.0)}
+    config, fc_list = get_config(), np.array([1.2, 1.0, 0.8, 0.6, 0.4, 0.2])
+    quality = {}
+    for mu in fc_list:
+        config["metrics"]["force_closure"]["friction_coef"] = round(mu, 2)
+        quality[round(mu, 2)] = GraspQualityConfigFactory.create_config(config["metrics"]["force_closure"])
     models = {}
-    for k, (row, obj) in enumerate(zip(rows, obj_ids)):
+    for k, (row, pose, obj) in enumerate(zip(rows, poses, obj_ids)):
         if obj not in models:
-            models[obj] = load_dexnet_model(str(work / "root" / "models" / f"{obj:03d}" / "textured"))
-        model = models[obj]
-        R, t, width, depth = row[4:13].reshape(3, 3), row[13:16], row[1], row[3]
-        binormal, angle = matrix_to_dexnet_params(R)
+            models[obj] = load_dexnet_model(str(Path(plan["root"]) / "models" / f"{obj:03d}" / "textured"))
+        R, width, depth = row[4:13].reshape(3, 3), row[1], row[3]
+        center = (np.dot(R, np.array([depth, 0, 0]).reshape([3, 1])).reshape([3]) + row[13:16]).reshape([1, 3])
+        center = transform_points(center, np.linalg.inv(pose)).reshape([3])
+        binormal, angle = matrix_to_dexnet_params(np.dot(pose[:3, :3].T, R))
         grasp = ParallelJawPtGrasp3D(ParallelJawPtGrasp3D.configuration_from_params(
-            t + depth * R[:, 0], binormal, width, angle), depth)
-        for j, end in enumerate(grasp.endpoints):
-            grid = np.asarray(model.sdf.transform_pt_obj_to_grid(np.asarray(end, dtype=np.float64))).reshape(-1)
-            out["outside"][k, j] = model.sdf.is_out_of_bounds(grid)
-        found, contacts = grasp.close_fingers(model, check_approach=False)
-        if not found:
-            continue
-        out["found"][k] = True
-        for j, c in enumerate(contacts):
-            out["points"][k, j] = c.point
-            out["normals"][k, j] = c.normal / np.linalg.norm(c.normal)
-        for mu in MUS:
-            if PointGraspMetrics3D.force_closure(contacts[0], contacts[1], mu):
-                out["label"][k] = mu
-                break
+            center, binormal, width, angle), depth)
+        found, contacts = grasp.close_fingers(models[obj], check_approach=False)
+        out["found"][k] = found
+        out["label"][k] = get_grasp_score(grasp, models[obj], fc_list, quality)
+        for j, c in enumerate(contacts or []):
+            if c is not None and c.point is not None:
+                out["points"][k, j] = c.point
+                if c.normal is not None:
+                    out["normals"][k, j] = c.normal / np.linalg.norm(c.normal)
     np.savez(work / "diagnose_out.npz", **out)
 
 
 # -- this package's side ---------------------------------------------------------------
 
-def write_sdf(mesh_path: Path, sdf_path: Path, dim: int = 100, padding: int = 5) -> float:
-    """dex-net text SDF of a mesh on SDFGen's grid; returns its cell (m).
+def ensure_root(root: Path) -> None:
+    if (root / "scenes").is_dir() and (root / "models").is_dir():
+        return
+    print(f"generating the tiny preset in {root} (about a minute)", flush=True)
+    subprocess.run(["graspnet-ros", "data", "generate", "--root", str(root), "--preset", "tiny"], check=True)
 
-    SDFGen (dex-net's fork): a dim^3 cube of nodes, cell = largest side of
-    the mesh's bounding box / (dim - 2 padding), centred on the box; file:
-    'nx ny nz', origin, cell, then values x-fastest (6 significant digits,
-    as SDFGen's stream output). Written atomically.
-    """
+
+def write_model_sdfs(root: Path) -> dict:
+    """textured.sdf of every model lacking one (built as SDFGen builds it); seconds per built model."""
     from graspnet_ros._native import import_open3d
+    from graspnet_ros.dataset.layout import Layout
+    from graspnet_ros.sdf import build_sdf, write_sdf_text
 
     o3d = import_open3d()
-    legacy = o3d.io.read_triangle_mesh(str(mesh_path))
-    vertices = np.asarray(legacy.vertices)
-    lo, hi = vertices.min(axis=0), vertices.max(axis=0)
-    res = float((hi - lo).max()) / (dim - 2 * padding)
-    origin = (lo + hi) / 2 - dim * res / 2
-    i, j, k = np.meshgrid(*[np.arange(dim)] * 3, indexing="ij")
-    pts = origin + res * np.stack([i, j, k], axis=-1).reshape(-1, 3)
-    scene = o3d.t.geometry.RaycastingScene()
-    scene.add_triangles(o3d.t.geometry.TriangleMesh.from_legacy(legacy))
-    sd = scene.compute_signed_distance(o3d.core.Tensor(pts.astype(np.float32))).numpy().reshape(dim, dim, dim)
-    values = np.transpose(sd, (2, 1, 0)).reshape(-1)  # x fastest, then y, then z
-    tmp = sdf_path.with_suffix(".sdf.tmp")
-    with open(tmp, "w") as f:
-        f.write(f"{dim} {dim} {dim}\n{origin[0]:.9g} {origin[1]:.9g} {origin[2]:.9g}\n{res:.9g}\n")
-        np.savetxt(f, values, fmt="%.6g")
-    tmp.replace(sdf_path)
-    return res
+    layout, built = Layout(root), {}
+    for d in sorted((root / "models").iterdir()):
+        obj = int(d.name)
+        target = layout.model_dir(obj) / "textured.sdf"
+        if target.exists():
+            continue
+        mesh_path = layout.model_obj(obj) if layout.model_obj(obj).is_file() else layout.model_ply(obj)
+        mesh = o3d.io.read_triangle_mesh(str(mesh_path))
+        t0 = time.perf_counter()
+        sdf = build_sdf(np.asarray(mesh.vertices, dtype=np.float32), np.asarray(mesh.triangles))
+        built[obj] = time.perf_counter() - t0
+        write_sdf_text(sdf, target)
+    return built
 
 
-def prepare_and_run_ours(work: Path, scenes: list[int], frames: int, objects: int, grasps: int,
-                         camera: str, sdf_dim: int = 100, sdf_padding: int = 5, normals: str = "sdf") -> dict:
+def perturbed_truth(root: Path, scene: int, camera: str, ann: int, rng: np.random.Generator,
+                    count: int = 1500) -> np.ndarray:
+    """Ground-truth label grasps of a frame (camera frame) with noise: (N, 17)."""
+    from graspnet_ros.dataset.annotations_xml import read_annotations
+    from graspnet_ros.dataset.grasp_labels import load_grasp_labels, project_grasp_labels
+    from graspnet_ros.dataset.layout import Layout
+    from scipy.spatial.transform import Rotation
+
+    layout = Layout(root)
+    objects = read_annotations(layout.frame_file(scene, camera, "annotations", ann))
+    parts = [project_grasp_labels(load_grasp_labels(layout.grasp_label(o.obj_id)), o.pose, o.obj_id,
+                                  max_grasps=count // len(objects), seed=int(rng.integers(1 << 30))).array
+             for o in objects]
+    arr = np.concatenate(parts)
+    n = len(arr)
+    noise = Rotation.from_rotvec(rng.normal(scale=np.radians(3.0) / np.sqrt(3), size=(n, 3))).as_matrix()
+    arr[:, 4:13] = (arr[:, 4:13].reshape(-1, 3, 3) @ noise).reshape(-1, 9)
+    arr[:, 13:16] += rng.normal(scale=0.001, size=(n, 3))
+    arr[:, 1] = np.clip(arr[:, 1] + rng.normal(scale=0.002, size=n), 0.005, 0.12)
+    arr[:, 0] = rng.uniform(0, 1, n)
+    return arr
+
+
+def write_dumps(root: Path, frames: dict, camera: str, work: Path, names: list[str]) -> None:
+    from graspnet_ros.dataset.cloud import frame_point_cloud
+    from graspnet_ros.dataset.reader import GraspNetDataset
+    from graspnet_ros.evaluation.scene import prediction_path
+    from graspnet_ros.model.checkpoint import load_model, shipped_checkpoint
+    from graspnet_ros.model.detector import DetectorConfig, GraspDetector
+
+    dets = {}
+    if "baseline" in names:
+        dets["baseline"] = GraspDetector(None, DetectorConfig(seed=0))
+    if "network" in names:
+        dets["network"] = GraspDetector(load_model(shipped_checkpoint()), DetectorConfig(seed=0))
+    ds, rng = GraspNetDataset(root, camera), np.random.default_rng(0)
+    for scene, anns in frames.items():
+        for ann in anns:
+            cloud = None
+            for name in names:
+                path = prediction_path(work / "dump" / name, scene, camera, ann)
+                if path.exists():
+                    continue
+                if name == "perturbed":
+                    rows = perturbed_truth(root, scene, camera, ann, rng)
+                else:
+                    if cloud is None:
+                        cloud = frame_point_cloud(ds.frame(scene, ann), workspace="objects")
+                        cloud = cloud[np.isfinite(cloud).all(axis=1)]
+                    rows = dets[name].detect(cloud).grasps.array
+                path.parent.mkdir(parents=True, exist_ok=True)
+                np.save(path, rows.astype(np.float32))
+        print(f"  scene {scene}: predictions written", flush=True)
+
+
+def run_ours(root: Path, frames: dict, camera: str, work: Path, dump_name: str, method: str) -> dict:
     from graspnet_ros.dataset.layout import Layout
     from graspnet_ros.evaluation import EvalConfig, evaluate_frame, load_predictions
     from graspnet_ros.evaluation.ground_truth import FrameGroundTruth, ModelCache, SceneCamera
     from graspnet_ros.evaluation.scene import prediction_path
-    from graspnet_ros.evaluation.toy import write_toy_dump, write_toy_root
-    from graspnet_ros.force_closure import read_sdf_resolution
 
-    root = write_toy_root(work / "root", scenes, frames, objects, camera)
-    dump = write_toy_dump(root, work / "dump", scenes, frames, objects, camera, num_grasps=grasps)
-    layout = Layout(root)
-    cache, out, seconds = ModelCache(root), {}, []
-    config, cells = EvalConfig(contact_normals=normals), {}
-    for obj in sorted(int(p.name) for p in (root / "models").iterdir()):
-        sdf = layout.model_dir(obj) / "textured.sdf"
-        if not sdf.exists():
-            write_sdf(layout.model_obj(obj), sdf, sdf_dim, sdf_padding)
-        # the evaluator's SDF cell for reference-style normals vs the file's
-        cells[obj] = (cache.get(obj).raycaster.sdf_cell, read_sdf_resolution(sdf))
-    mismatch = max(abs(a / b - 1) for a, b in cells.values())
-    print(f"SDF cells: evaluator default vs textured.sdf differ by at most {100 * mismatch:.3f}%")
-    for scene in scenes:
-        cams = SceneCamera.load(layout, scene, camera)
-        for ann in range(frames):
-            gg = load_predictions(prediction_path(dump, scene, camera, ann))
+    layout, config = Layout(root), EvalConfig(contact_normals=method)
+    out, warm, cold, load = {}, [], [], []
+    for scene, anns in frames.items():
+        t0 = time.perf_counter()
+        cache, cams = ModelCache(root), SceneCamera.load(layout, scene, camera)
+        gt0 = FrameGroundTruth.from_root(root, scene, camera, anns[0], cache, cams)
+        for m in gt0.models:
+            m.tree  # noqa: B018  the loading the first evaluation would do
+            if method == "dexnet":
+                m.sdf  # noqa: B018
+        load.append(time.perf_counter() - t0)
+        for ann in anns:
+            t0 = time.perf_counter()
+            gg = load_predictions(prediction_path(work / "dump" / dump_name, scene, camera, ann))
             gt = FrameGroundTruth.from_root(root, scene, camera, ann, cache, cams)
-            evaluate_frame(gg, gt, config)  # warm-up: BVH builds, caches
+            r = evaluate_frame(gg, gt, config)
+            cold.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             r = evaluate_frame(gg, gt, config)
-            seconds.append(time.perf_counter() - t0)
+            warm.append(time.perf_counter() - t0)
             key = f"{scene}_{ann}"
             out[f"grasps_{key}"], out[f"labels_{key}"] = r.grasps.array, r.labels
             out[f"collision_{key}"], out[f"accuracy_{key}"] = r.collision | r.empty, r.accuracy
-            out[f"object_{key}"] = r.object_index
             out[f"posed_{key}"] = _object_frame_rows(r.grasps.array, r.object_index, np.asarray(gt.poses))
             out[f"objid_{key}"] = r.object_ids
-    out["seconds"] = np.array(seconds)
-    out["root"] = root
+            out[f"pose_{key}"] = np.asarray(gt.poses)[np.maximum(r.object_index, 0)]
+    out["warm"], out["cold"], out["load"] = np.array(warm), np.array(cold), np.array(load)
     return out
 
 
@@ -228,37 +292,44 @@ def _row_keys(grasps: np.ndarray) -> dict:
     return {(round(float(g[0]), 6), *np.round(g[13:16], 5)): i for i, g in enumerate(grasps)}
 
 
-def compare(ours: dict, ref, scenes: list[int], frames: int) -> dict:
-    matched = agree = coll_agree = only_ours = only_ref = 0
+def compare(ours: dict, ref, frames: dict) -> dict:
+    matched = agree = coll_agree = only_ours = only_ref = free = free_agree = 0
     ap_ours, ap_ref, confusion, differ = [], [], {}, []
-    for scene in scenes:
-        for ann in range(frames):
+    for scene, anns in frames.items():
+        for ann in anns:
             key = f"{scene}_{ann}"
             g1, g2 = ours[f"grasps_{key}"], ref[f"grasps_{key}"]
-            # match rows by score + translation (float32 predictions: exact in both)
-            k1, k2 = _row_keys(g1), _row_keys(g2)
+            k1, k2 = _row_keys(g1), _row_keys(g2)  # float32 predictions: exact in both
             common = k1.keys() & k2.keys()
             only_ours += len(k1) - len(common)
             only_ref += len(k2) - len(common)
             for c in common:
                 a, b = ours[f"labels_{key}"][k1[c]], ref[f"labels_{key}"][k2[c]]
+                c1, c2 = bool(ours[f"collision_{key}"][k1[c]]), bool(ref[f"collision_{key}"][k2[c]])
+                same = bool(np.isclose(a, b))
                 matched += 1
-                agree += bool(np.isclose(a, b))
-                coll_agree += bool(ours[f"collision_{key}"][k1[c]] == ref[f"collision_{key}"][k2[c]])
-                if not np.isclose(a, b):
+                agree += same
+                coll_agree += c1 == c2
+                if not c1 and not c2:
+                    free += 1
+                    free_agree += same
+                if not same:
                     pair = f"ours {a:g} / ref {b:g}"
                     confusion[pair] = confusion.get(pair, 0) + 1
                     differ.append((key, k1[c], float(a), float(b)))
             ap_ours.append(ours[f"accuracy_{key}"])
             ap_ref.append(ref[f"accuracy_{key}"])
     acc1, acc2 = np.array(ap_ours), np.array(ap_ref)
+    ap = {name: [100 * a, 100 * b, 100 * (a - b)] for name, a, b in (
+        ("AP", acc1.mean(), acc2.mean()), ("AP0.8", acc1[..., 3].mean(), acc2[..., 3].mean()),
+        ("AP0.4", acc1[..., 1].mean(), acc2[..., 1].mean()))}
     return {
         "frames": len(ap_ours), "grasps_matched": matched, "only_ours": only_ours, "only_reference": only_ref,
-        "label_agreement": agree / max(matched, 1), "collision_empty_agreement": coll_agree / max(matched, 1),
+        "label_agreement": agree / max(matched, 1), "non_colliding": free,
+        "label_agreement_non_colliding": free_agree / max(free, 1),
+        "collision_empty_agreement": coll_agree / max(matched, 1),
         "disagreements": dict(sorted(confusion.items(), key=lambda kv: -kv[1])),
-        "AP": [100 * acc1.mean(), 100 * acc2.mean()],
-        "AP0.8": [100 * acc1[..., 3].mean(), 100 * acc2[..., 3].mean()],
-        "AP0.4": [100 * acc1[..., 1].mean(), 100 * acc2[..., 1].mean()],
+        **{f"{k} (ours, ref, delta)": [round(x, 3) for x in v] for k, v in ap.items()},
         "differ": differ,
     }
 
@@ -266,85 +337,104 @@ def compare(ours: dict, ref, scenes: list[int], frames: int) -> dict:
 def diagnose(ours: dict, differ: list, work: Path, ref_python: str, limit: int) -> None:
     """Print reference vs our contacts for up to ``limit`` grasps whose labels differ."""
     from graspnet_ros.evaluation.ground_truth import ModelCache
-    from graspnet_ros.force_closure import (BENCHMARK_MUS, Contacts, antipodal_angle, find_contacts,
-                                            labels_from_angles)
+    from graspnet_ros.sdf import close_jaws
 
     differ = differ[:limit]
     if not differ:
         print("diagnose: no label differs")
         return
-    rows = np.array([ours[f"posed_{key}"][i] for key, i, _, _ in differ])
+    rows = np.array([ours[f"grasps_{key}"][i] for key, i, _, _ in differ])
+    poses = np.array([ours[f"pose_{key}"][i] for key, i, _, _ in differ])
     obj_ids = np.array([int(ours[f"objid_{key}"][i]) for key, i, _, _ in differ])
-    np.savez(work / "diagnose_in.npz", rows=rows, obj_ids=obj_ids)
+    np.savez(work / "diagnose_in.npz", rows=rows, poses=poses, obj_ids=obj_ids)
     subprocess.run([ref_python, __file__, "--reference-contacts", "--work", str(work)], check=True, cwd="/tmp")
     ref = dict(np.load(work / "diagnose_out.npz"))
-    cache = ModelCache(ours["root"])
-
-    def degrees(a, b):
-        return np.degrees(np.arccos(np.clip(np.abs(np.einsum("...i,...i", a, b)), 0, 1)))
-
-    print("diagnose: per grasp, ours vs reference (dp: contact distance mm per jaw; dn: normal angle deg per jaw,"
-          " face / sdf normals vs the reference's; ang: antipodal angle deg; out: jaw starts outside the SDF grid)")
-    for k, ((key, _, a, b), row, obj) in enumerate(zip(differ, rows, obj_ids)):
-        mesh = cache.get(int(obj)).raycaster
+    cache = ModelCache(json.loads((work / "plan.json").read_text())["root"])
+    print("diagnose: ours vs reference (dp: contact distance mm per jaw; dn: normal angle deg per jaw)")
+    for k, ((key, i, a, b), obj) in enumerate(zip(differ, obj_ids)):
+        row = ours[f"posed_{key}"][i]
         R, t, width, depth = row[4:13].reshape(3, 3), row[13:16], row[1], row[3]
-        args = (mesh, (t + depth * R[:, 0])[None], R[:, 1][None], [width])
-        face, sdf = find_contacts(*args, normals="face"), find_contacts(*args, normals="sdf")
-        rc = Contacts(ref["found"][k:k + 1], ref["points"][k:k + 1], ref["normals"][k:k + 1])
-        dp = 1e3 * np.linalg.norm(sdf.points[0] - rc.points[0], axis=1)
-        dn_face, dn_sdf = degrees(face.normals[0], rc.normals[0]), degrees(sdf.normals[0], rc.normals[0])
-        ang = [np.degrees(antipodal_angle(c)[0]) for c in (face, sdf, rc)]
-        relabel = labels_from_angles(np.radians(ang[2:]), BENCHMARK_MUS)[0]
-        print(f"  frame {key} obj {obj:3d} labels ours {a:4.1f} ref {b:4.1f} (ref contacts -> {relabel:4.1f}) "
-              f"found {bool(sdf.found[0])}/{bool(rc.found[0])} out {ref['outside'][k].astype(int).tolist()} "
-              f"dp {dp[0]:5.2f},{dp[1]:5.2f}  dn face {dn_face[0]:4.1f},{dn_face[1]:4.1f} "
-              f"sdf {dn_sdf[0]:4.1f},{dn_sdf[1]:4.1f}  ang face {ang[0]:4.1f} sdf {ang[1]:4.1f} ref {ang[2]:4.1f}")
+        mine = close_jaws(cache.get(int(obj)).sdf, (t + depth * R[:, 0])[None], R[:, 1][None], [width])
+        dp = 1e3 * np.linalg.norm(mine.points[0] - ref["points"][k], axis=1)
+        dn = np.degrees(np.arccos(np.clip(np.abs(np.sum(mine.normals[0] * ref["normals"][k], axis=1)), 0, 1)))
+        print(f"  frame {key} obj {obj:3d} labels ours {a:4.1f} ref {b:4.1f} (ref again {ref['label'][k]:4.1f}) "
+              f"found {bool(mine.found[0])}/{bool(ref['found'][k])} dp {dp[0]:6.3f},{dp[1]:6.3f} "
+              f"dn {dn[0]:5.2f},{dn[1]:5.2f}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ref-python", default="/tmp/refenv/bin/python")
-    ap.add_argument("--work", default="output/compare_reference")
-    ap.add_argument("--scenes", type=int, nargs="+", default=[100, 101])
-    ap.add_argument("--frames", type=int, default=3)
-    ap.add_argument("--objects", type=int, default=8)
-    ap.add_argument("--grasps", type=int, default=1000)
+    ap.add_argument("--root", type=Path, default=Path("/tmp/graspnet_tiny"),
+                    help="GraspNet-layout root (generated with the tiny preset when missing)")
+    ap.add_argument("--work", type=Path, default=Path("output/compare_reference"))
+    ap.add_argument("--scenes", type=int, nargs="+", default=[100, 130, 160])
+    ap.add_argument("--frames", type=int, default=4, help="first N annotated frames per scene")
     ap.add_argument("--camera", default="realsense")
-    ap.add_argument("--sdf-dim", type=int, default=100, help="SDFGen grid cells per side (dex-net: 100)")
-    ap.add_argument("--sdf-padding", type=int, default=5, help="SDFGen padding cells (dex-net: 5)")
-    ap.add_argument("--normals", choices=["sdf", "face"], default="sdf",
-                    help="contact normals of this package's evaluator (EvalConfig.contact_normals)")
+    ap.add_argument("--dumps", nargs="+", choices=DUMPS, default=list(DUMPS))
     ap.add_argument("--diagnose", type=int, default=0, metavar="K",
                     help="print contacts and normals of up to K grasps whose labels differ")
     ap.add_argument("--reuse-reference", action="store_true",
-                    help="compare with the reference.npz of an earlier run in --work (same options)")
-    ap.add_argument("--reference-side", action="store_true", help=argparse.SUPPRESS)
+                    help="compare with the reference_*.npz of an earlier run in --work (same options)")
+    ap.add_argument("--reference-side", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--reference-contacts", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    work = Path(args.work).resolve()
+    work = args.work.resolve()
     if args.reference_side:
-        run_reference(work, args.scenes, args.frames, args.camera)
+        run_reference(work, args.reference_side)
         return
     if args.reference_contacts:
         reference_contacts(work)
         return
+    from graspnet_ros.evaluation.scene import frame_ids
+
+    root = args.root.resolve()
+    ensure_root(root)
     work.mkdir(parents=True, exist_ok=True)
-    ours = prepare_and_run_ours(work, args.scenes, args.frames, args.objects, args.grasps, args.camera,
-                                args.sdf_dim, args.sdf_padding, args.normals)
-    cmd = [args.ref_python, __file__, "--reference-side", "--work", str(work), "--frames", str(args.frames),
-           "--camera", args.camera, "--scenes", *map(str, args.scenes)]
-    if not (args.reuse_reference and (work / "reference.npz").exists()):
-        subprocess.run(cmd, check=True, cwd="/tmp")  # cwd outside the repo: no graspnet_ros on its path
-    with np.load(work / "reference.npz") as ref:
-        report = compare(ours, ref, args.scenes, args.frames)
-        ref_s = float(ref["seconds"].mean())
-    differ = report.pop("differ")
-    report["ms_per_frame"] = {"ours": 1000 * float(ours["seconds"].mean()), "reference": 1000 * ref_s}
-    report["speedup"] = ref_s / float(ours["seconds"].mean())
-    print(json.dumps(report, indent=1))
-    (work / "comparison.json").write_text(json.dumps(report, indent=1) + "\n")
-    if args.diagnose:
-        diagnose(ours, differ, work, args.ref_python, args.diagnose)
+    frames = {s: frame_ids(root, s, args.camera)[:args.frames] for s in args.scenes}
+    (work / "plan.json").write_text(json.dumps({"root": str(root), "camera": args.camera,
+                                                "frames": {str(k): v for k, v in frames.items()}}))
+    built = write_model_sdfs(root)
+    if built:
+        print(f"textured.sdf written for {len(built)} models, {np.mean(list(built.values())):.1f} s each")
+    write_dumps(root, frames, args.camera, work, args.dumps)
+    ref_ok = Path(args.ref_python).exists()
+    if not ref_ok:
+        print(f"graspnetAPI environment {args.ref_python} not found: this package's numbers only "
+              "(see the module docstring for the reference environment)")
+    reports = {}
+    for name in args.dumps:
+        ours = run_ours(root, frames, args.camera, work, name, "dexnet")
+        old = run_ours(root, frames, args.camera, work, name, "sdf")
+        report = {"ours_ms_per_frame": {"warm": 1e3 * float(np.median(ours["warm"])),
+                                        "with_reading": 1e3 * float(np.median(ours["cold"])),
+                                        "model_loading_per_scene": 1e3 * float(np.mean(ours["load"])),
+                                        "mesh_imitation_warm": 1e3 * float(np.median(old["warm"]))}}
+        if ref_ok:
+            ref_file = work / f"reference_{name}.npz"
+            if not (args.reuse_reference and ref_file.exists()):
+                subprocess.run([args.ref_python, __file__, "--reference-side", name, "--work", str(work)],
+                               check=True, cwd="/tmp")  # cwd outside the repo: no graspnet_ros on its path
+            with np.load(ref_file) as ref:
+                cmp_new = compare(ours, ref, frames)
+                cmp_old = compare(old, ref, frames)
+                ref_ms, ref_load = 1e3 * float(np.median(ref["seconds"])), 1e3 * float(np.mean(ref["load_seconds"]))
+            differ = cmp_new.pop("differ")
+            cmp_old.pop("differ")
+            n = sum(len(v) for v in frames.values())
+            ours_total = np.sum(ours["cold"]) + np.sum(ours["load"])
+            ref_total = ref_ms * n / 1e3 + ref_load * len(frames) / 1e3
+            report.update(cmp_new)
+            report["reference_ms_per_frame"] = {"eval": ref_ms, "model_loading_per_scene": ref_load}
+            report["speedup_warm"] = ref_ms / report["ours_ms_per_frame"]["warm"]
+            report["speedup_with_loading"] = ref_total / ours_total
+            report["mesh_imitation"] = {k: v for k, v in cmp_old.items()
+                                        if k.startswith(("label", "AP", "disagree"))}
+            if args.diagnose:
+                diagnose(ours, differ, work, args.ref_python, args.diagnose)
+        reports[name] = report
+        print(f"== {name}\n{json.dumps(report, indent=1)}", flush=True)
+    (work / "comparison.json").write_text(json.dumps(reports, indent=1) + "\n")
 
 
 if __name__ == "__main__":

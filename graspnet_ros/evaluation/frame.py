@@ -184,9 +184,17 @@ def _empty_result(grasps: GraspGroup, config: EvalConfig, num_input: int, num_nm
 
 
 def clip_widths(grasps: GraspGroup, max_width: float = 0.1) -> GraspGroup:
-    """Copy of ``grasps`` with widths clipped to [0, max_width] metres."""
+    """Copy of ``grasps`` with widths clipped to [0, max_width] metres.
+
+    Widths up to ``max_width`` rounded to float32 are kept: that is where the
+    reference's clipping leaves widths of float32 predictions (it clips in the
+    file's dtype; :func:`~graspnet_ros.evaluation.scene.load_predictions`
+    does the same), and the contact march is sensitive to the difference.
+    """
     arr = grasps.array.copy()
-    np.clip(arr[:, WIDTH], 0.0, max_width, out=arr[:, WIDTH])
+    w = arr[:, WIDTH]
+    w[w > float(np.float32(max_width))] = max_width
+    np.maximum(w, 0.0, out=w)
     return GraspGroup(arr, frame_id=grasps.frame_id, copy=False, validate=False)
 
 
@@ -279,20 +287,36 @@ def _nms_select(gg: GraspGroup, gt: FrameGroundTruth, config: EvalConfig
         size = min(n, size * 4)
 
 
-def object_labels(grasps: GraspGroup, model, config: EvalConfig, naive: bool = False) -> np.ndarray:
-    """Friction labels (N,) of grasps in ``model``'s object frame (metres) by
-    ``config.contact_normals``; ``naive`` walks the reference's loop one grasp
-    at a time (``"dexnet"`` only; the twin of the batched march)."""
+def object_labels(grasps: GraspGroup, pose: np.ndarray, model, config: EvalConfig,
+                  naive: bool = False) -> np.ndarray:
+    """Friction labels (N,) of camera-frame grasps on the object ``model`` posed
+    at ``pose`` (T_camera<-object, metres), by ``config.contact_normals``.
+
+    ``"dexnet"`` takes each grasp into the object frame as the reference does:
+    the jaw centre ``t + depth * x`` in the camera frame, then the inverse of
+    the pose rounded to float32 (the reference parses poses into float32
+    matrices and inverts them in float32), the closing axis through the
+    float32 rotation. The contact march is chaotic where it rejects flat faces
+    (a quadratic coefficient under 1e-10 decides), so these roundings matter.
+    ``naive`` walks the reference's loop one grasp at a time (the twin of the
+    batched march).
+    """
     if config.contact_normals != "dexnet":
-        return force_closure_labels(grasps, model.raycaster, config.mu_array, config.contact_normals)
-    centers = grasps.translations + grasps.depths[:, None] * grasps.approaches
+        in_object = grasps.transform(np.linalg.inv(pose), frame_id="object")
+        return force_closure_labels(in_object, model.raycaster, config.mu_array, config.contact_normals)
+    pose32 = np.asarray(pose).astype(np.float32)
+    inv32 = np.linalg.inv(pose32).astype(np.float64)
+    rot32 = pose32[:3, :3].astype(np.float64)
+    centers = grasps.translations + grasps.depths[:, None] * grasps.approaches  # camera frame
+    centers = centers @ inv32[:3, :3].T + inv32[:3, 3]
+    axes = grasps.closing_axes @ rot32  # R_obj^T y, row vectors
     if not naive:
-        contacts = close_jaws(model.sdf, centers, grasps.closing_axes, grasps.widths)
+        contacts = close_jaws(model.sdf, centers, axes, grasps.widths)
         return friction_labels(contacts, config.mu_array)
     from ..sdf import JawContacts
 
     found, points, normals = zip(*(close_jaws_naive(model.sdf, c, y, w) for c, y, w in
-                                   zip(centers, grasps.closing_axes, grasps.widths)))
+                                   zip(centers, axes, grasps.widths)))
     return friction_labels(JawContacts(np.array(found, bool), np.array(points).reshape(-1, 2, 3),
                                        np.array(normals).reshape(-1, 2, 3)), config.mu_array)
 
@@ -325,8 +349,7 @@ def evaluate_frame(grasps: GraspGroup, gt: FrameGroundTruth,
         collision[sel], empty[sel] = check.collision, check.empty
         valid = check.valid
         if valid.any():
-            in_object = sub[valid].transform(np.linalg.inv(gt.poses[i]), frame_id="object")
-            labels[sel[valid]] = object_labels(in_object, gt.models[i], config)
+            labels[sel[valid]] = object_labels(sub[valid], gt.poses[i], gt.models[i], config)
     object_ids = np.where(owner >= 0, gt.obj_ids[np.maximum(owner, 0)], -1)
     return FrameResult(gg, owner, object_ids, labels, collision, empty,
                        precision_at_k(labels, config.mu_array, config.top_k), config.mu_array,
@@ -376,8 +399,7 @@ def evaluate_frame_naive(grasps: GraspGroup, gt: FrameGroundTruth,
         check = check_collision_naive(gg[[g]], crop_box(scene, lo, hi), config.gripper)
         collision[j], empty[j] = check.collision[0], check.empty[0]
         if check.valid[0]:
-            grasp = gg[[g]].transform(np.linalg.inv(gt.poses[i]), frame_id="object")
-            labels[j] = object_labels(grasp, gt.models[i], config, naive=True)[0]
+            labels[j] = object_labels(gg[[g]], gt.poses[i], gt.models[i], config, naive=True)[0]
     owner = owner[kept]
     object_ids = np.where(owner >= 0, gt.obj_ids[np.maximum(owner, 0)], -1)
     return FrameResult(gg[kept], owner, object_ids, labels, collision, empty,

@@ -61,6 +61,9 @@ def load_predictions(path: str | Path) -> GraspGroup:
         return GraspGroup()
     if arr.ndim != 2 or arr.shape[1] != GRASP_ARRAY_LEN:
         raise ValueError(f"{path}: expected shape (N, {GRASP_ARRAY_LEN}), got {arr.shape}")
+    if arr.dtype == np.float32:  # the reference clips widths to 0.1 in the file's dtype
+        arr = arr.copy()
+        arr[arr[:, 1] > 0.1, 1] = np.float32(0.1)
     arr = arr.astype(np.float64)
     arr[:, 1] = np.maximum(arr[:, 1], 0.0)  # the reference clips negative widths to 0
     return GraspGroup(validate_grasp_array(arr, str(path)), copy=False, validate=False)
