@@ -155,3 +155,37 @@ def test_kinect_hexagon_multipath_and_dark_dropout():
     dark_px = frame.hits.index == 2
     bright_px = (frame.hits.index == 1) & frame.fov & ~frame.mixed
     assert (frame.depth[dark_px] > 0).mean() < 0.1 and (frame.depth[bright_px] > 0).mean() > 0.9
+
+
+# ---------------------------------------------------------------------------
+# selection next to the simple model
+
+
+@pytest.mark.parametrize("camera", ["realsense", "kinect"])
+def test_render_frame_selects_the_sensor_model(camera):
+    """``noise='sensor'`` gives the simulated sensor's depth in the colour
+    grid (the Kinect's hexagon leaves the corners empty, the RealSense's
+    depth comes in 1 mm units), ``simple`` keeps the old per-pixel model;
+    both agree with the render where valid."""
+    from graspnet_ros.dataset.synthetic.cameras import look_at
+    from graspnet_ros.dataset.synthetic.scenes import render_frame
+
+    raycaster = SceneRaycaster([trimesh.creation.box(extents=(0.06, 0.06, 0.12))],
+                               np.array([[[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0.06], [0, 0, 0, 1.0]]]))
+    pose = look_at(np.array([0.0, -0.25, 0.40]), np.array([0.0, 0.0, 0.03]))
+    depths = {}
+    for noise in ("simple", "sensor"):
+        _, depth, _, truth = render_frame(raycaster, camera, pose, [0], np.random.default_rng(0), noise)
+        ok = (depth > 0) & (truth > 0)
+        assert np.median(np.abs(depth[ok] - truth[ok])) < 0.002
+        depths[noise] = depth
+    if camera == "kinect":
+        assert (depths["sensor"] == 0).mean() > (depths["simple"] == 0).mean() + 0.2
+        assert depths["sensor"][0, 0] == 0 and depths["sensor"][-1, -1] == 0
+    else:  # the D4xx's 1 mm depth unit survives registration; the simple model's noise is continuous
+        mm = depths["sensor"][depths["sensor"] > 0] * 1000.0
+        assert np.abs(mm - np.round(mm)).max() < 1e-3
+        mm = depths["simple"][depths["simple"] > 0] * 1000.0
+        assert np.abs(mm - np.round(mm)).max() > 0.1
+    with pytest.raises(ValueError, match="noise model"):
+        render_frame(raycaster, camera, pose, [0], np.random.default_rng(0), "fancy")
