@@ -40,7 +40,11 @@ missing, about a minute): its test scenes (100, 130, 160), the first
 5. per dump: evaluated grasp sets, per-grasp labels (all, and those neither
    colliding nor empty), collision flags, AP / AP0.8 / AP0.4 of both and the
    speed ratio; with ``--diagnose K`` the reference's contacts and normals
-   for up to K grasps whose labels differ, against this package's.
+   for up to K grasps whose labels differ, against this package's;
+6. with ``--stress N``: N random object-frame grasps per model (centres
+   near the surface, random axes and widths), labelled by both on identical
+   inputs (every grasp reaches the contact march, unlike the benchmark's
+   top 50 per frame).
 
 Nothing of the reference is stored in this repository; this script only
 calls the installed package.
@@ -152,6 +156,31 @@ def reference_contacts(work: Path) -> None:
                 if c.normal is not None:
                     out["normals"][k, j] = c.normal / np.linalg.norm(c.normal)
     np.savez(work / "diagnose_out.npz", **out)
+
+
+def reference_stress(work: Path) -> None:
+    """Reference environment: labels of object-frame grasps ``stress_in.npz``
+    (centers (N, 3), axes (N, 3), widths (N,), obj_ids (N,)) -> ``stress_out.npz``."""
+    from graspnetAPI.utils.config import get_config
+    from graspnetAPI.utils.dexnet.grasping.grasp import ParallelJawPtGrasp3D
+    from graspnetAPI.utils.dexnet.grasping.grasp_quality_config import GraspQualityConfigFactory
+    from graspnetAPI.utils.eval_utils import get_grasp_score, load_dexnet_model
+
+    plan = json.loads((work / "plan.json").read_text())
+    data = np.load(work / "stress_in.npz")
+    config, fc_list = get_config(), np.array([1.2, 1.0, 0.8, 0.6, 0.4, 0.2])
+    quality = {}
+    for mu in fc_list:
+        config["metrics"]["force_closure"]["friction_coef"] = round(mu, 2)
+        quality[round(mu, 2)] = GraspQualityConfigFactory.create_config(config["metrics"]["force_closure"])
+    models, labels = {}, []
+    t0 = time.perf_counter()
+    for c, y, w, obj in zip(data["centers"], data["axes"], data["widths"], data["obj_ids"]):
+        if obj not in models:
+            models[obj] = load_dexnet_model(str(Path(plan["root"]) / "models" / f"{obj:03d}" / "textured"))
+        grasp = ParallelJawPtGrasp3D(ParallelJawPtGrasp3D.configuration_from_params(c, y, w, 0.0), 0.0)
+        labels.append(get_grasp_score(grasp, models[obj], fc_list, quality))
+    np.savez(work / "stress_out.npz", labels=np.array(labels), seconds=time.perf_counter() - t0)
 
 
 # -- this package's side ---------------------------------------------------------------
@@ -362,6 +391,50 @@ def diagnose(ours: dict, differ: list, work: Path, ref_python: str, limit: int) 
               f"dn {dn[0]:5.2f},{dn[1]:5.2f}")
 
 
+def stress(root: Path, work: Path, ref_python: str, per_object: int, seed: int = 0) -> dict:
+    """Labels of ``per_object`` random object-frame grasps per model (jaw centres
+    within 1 cm of surface samples, random axes, widths 1-10 cm) from both
+    implementations on identical inputs: many more grasps than the benchmark's
+    top 50 per frame, and every one reaches the contact march."""
+    import trimesh
+
+    from graspnet_ros.evaluation.ground_truth import ModelCache
+    from graspnet_ros.sdf import close_jaws, friction_labels
+
+    cache, rng = ModelCache(root), np.random.default_rng(seed)
+    centers, axes, widths, obj_ids = [], [], [], []
+    for d in sorted((root / "models").iterdir()):
+        obj = int(d.name)
+        mesh = cache.get(obj).raycaster
+        tm = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
+        pts = trimesh.sample.sample_surface(tm, per_object, seed=int(rng.integers(1 << 30)))[0]
+        centers.append(pts + rng.normal(scale=0.005, size=pts.shape))
+        y = rng.normal(size=(per_object, 3))
+        axes.append(y / np.linalg.norm(y, axis=1, keepdims=True))
+        widths.append(rng.uniform(0.01, 0.1, per_object))
+        obj_ids.append(np.full(per_object, obj))
+    centers, axes, widths, obj_ids = map(np.concatenate, (centers, axes, widths, obj_ids))
+    np.savez(work / "stress_in.npz", centers=centers, axes=axes, widths=widths, obj_ids=obj_ids)
+    ours = np.full(len(centers), -1.0)
+    t0 = time.perf_counter()
+    for obj in np.unique(obj_ids):
+        sel = obj_ids == obj
+        ours[sel] = friction_labels(close_jaws(cache.get(int(obj)).sdf, centers[sel], axes[sel], widths[sel]), MUS)
+    ours_s = time.perf_counter() - t0
+    subprocess.run([ref_python, __file__, "--reference-stress", "--work", str(work)], check=True, cwd="/tmp")
+    with np.load(work / "stress_out.npz") as z:
+        ref, ref_s = z["labels"], float(z["seconds"])
+    same = np.isclose(ours, ref)
+    confusion: dict[str, int] = {}
+    for a, b in zip(ours[~same], ref[~same]):
+        confusion[f"ours {a:g} / ref {b:g}"] = confusion.get(f"ours {a:g} / ref {b:g}", 0) + 1
+    return {"grasps": len(ours), "with_contacts_ref": int((ref > 0).sum() + 0),
+            "label_agreement": float(same.mean()),
+            "label_agreement_where_ref_has_label": float(same[ref > 0].mean()) if (ref > 0).any() else None,
+            "disagreements": confusion, "ours_ms_per_grasp": 1e3 * ours_s / len(ours),
+            "reference_ms_per_grasp": 1e3 * ref_s / len(ours)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ref-python", default="/tmp/refenv/bin/python")
@@ -377,7 +450,10 @@ def main() -> None:
     ap.add_argument("--reuse-reference", action="store_true",
                     help="compare with the reference_*.npz of an earlier run in --work (same options)")
     ap.add_argument("--reference-side", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--stress", type=int, default=0, metavar="N",
+                    help="also compare labels of N random object-frame grasps per model")
     ap.add_argument("--reference-contacts", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--reference-stress", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     work = args.work.resolve()
     if args.reference_side:
@@ -385,6 +461,9 @@ def main() -> None:
         return
     if args.reference_contacts:
         reference_contacts(work)
+        return
+    if args.reference_stress:
+        reference_stress(work)
         return
     from graspnet_ros.evaluation.scene import frame_ids
 
@@ -434,6 +513,9 @@ def main() -> None:
                 diagnose(ours, differ, work, args.ref_python, args.diagnose)
         reports[name] = report
         print(f"== {name}\n{json.dumps(report, indent=1)}", flush=True)
+    if args.stress and ref_ok:
+        reports["stress"] = stress(root, work, args.ref_python, args.stress)
+        print(f"== stress\n{json.dumps(reports['stress'], indent=1)}", flush=True)
     (work / "comparison.json").write_text(json.dumps(reports, indent=1) + "\n")
 
 

@@ -179,3 +179,21 @@ def test_text_file_round_trip_and_disk_cache(box, tmp_path):
     S.write_sdf_text(_plane_sdf(dims=(4, 5, 6)), path)
     from_file = S.load_or_build_sdf(mesh.vertices, mesh.faces, path, cache=cache)
     assert tuple(from_file.dims) == (4, 5, 6)
+
+
+def test_evaluator_keeps_float32_clipped_widths(tmp_path):
+    from graspnet_ros.evaluation import EvalConfig, load_predictions
+    from graspnet_ros.evaluation.frame import clip_widths
+
+    row = np.zeros(17)
+    row[1], row[2], row[3] = 0.3, 0.02, 0.02
+    row[4:13] = np.eye(3).reshape(-1)
+    np.save(tmp_path / "f32.npy", row[None].astype(np.float32))
+    np.save(tmp_path / "f64.npy", row[None])
+    # the reference clips in the dump's dtype: float32(0.1) for float32 dumps, 0.1 for float64 ones
+    w32 = clip_widths(load_predictions(tmp_path / "f32.npy")).widths[0]
+    w64 = clip_widths(load_predictions(tmp_path / "f64.npy")).widths[0]
+    assert w32 == float(np.float32(0.1)) and w64 == 0.1
+    assert EvalConfig().contact_normals == "dexnet"
+    with pytest.raises(ValueError):
+        EvalConfig(contact_normals="ray")
