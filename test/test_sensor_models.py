@@ -72,6 +72,20 @@ def test_projector_shadow_is_an_invalid_band_on_the_emitter_s_far_side():
     assert band(unshadowed, shadow_lo, shadow_hi) > 0.85
 
 
+def test_stereo_fattens_foreground_edges():
+    """The block matcher spreads a near object's disparity over the background
+    beside it (edge fattening, about half a block); the render does not."""
+    sensor = D435.scaled(0.5)
+    raycaster = scene(box((0.05, 0.6, 0.05), (0.0, 0.0, 0.425)), box((4.0, 4.0, 0.02), (0.0, 0.0, 0.81)))
+    frame = simulate_stereo(raycaster, np.eye(4), np.array([0.7, 0.7, 0.7]), sensor=sensor,
+                            rng=np.random.default_rng(0))
+    truth, depth = frame.hits.depth, frame.depth
+    rows = (np.abs(truth - 0.4) < 0.01).any(axis=1).sum()  # image rows crossing the bar: two edges each
+    fattened = ((depth > 0) & (depth < 0.6) & (truth > 0.6)).sum()
+    assert fattened / (2 * rows) > 0.5, f"{fattened} fattened pixels over {rows} rows"
+    assert not ((truth > 0) & (truth < 0.6) & (frame.hits.index == 1)).any()
+
+
 def plane_error(sensor, z, seed) -> np.ndarray:
     """Depth errors (m) of valid pixels on a wall at ``z`` tilted 20 degrees
     about y, in the central half of the image."""
