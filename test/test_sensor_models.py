@@ -74,7 +74,8 @@ def test_projector_shadow_is_an_invalid_band_on_the_emitter_s_far_side():
 
 def test_stereo_fattens_foreground_edges():
     """The block matcher spreads a near object's disparity over the background
-    beside it (edge fattening, about half a block); the render does not."""
+    beside it (edge fattening, about half a block) and leaves some pixels
+    between the two surfaces (flying pixels); the render has neither."""
     sensor = D435.scaled(0.5)
     raycaster = scene(box((0.05, 0.6, 0.05), (0.0, 0.0, 0.425)), box((4.0, 4.0, 0.02), (0.0, 0.0, 0.81)))
     frame = simulate_stereo(raycaster, np.eye(4), np.array([0.7, 0.7, 0.7]), sensor=sensor,
@@ -84,6 +85,8 @@ def test_stereo_fattens_foreground_edges():
     fattened = ((depth > 0) & (depth < 0.6) & (truth > 0.6)).sum()
     assert fattened / (2 * rows) > 0.5, f"{fattened} fattened pixels over {rows} rows"
     assert not ((truth > 0) & (truth < 0.6) & (frame.hits.index == 1)).any()
+    assert ((depth > 0.45) & (depth < 0.75)).sum() > 10  # flying pixels
+    assert not ((truth > 0.45) & (truth < 0.75)).any()
 
 
 def plane_error(sensor, z, seed) -> np.ndarray:

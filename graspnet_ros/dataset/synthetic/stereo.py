@@ -15,9 +15,10 @@ What the sensor does, step by step, and what this module does for each:
    return less diffuse light and a view-dependent highlight instead. Ambient
    infrared adds albedo x ``ambient``; auto exposure (one gain for both
    imagers), shot and read noise, 8-bit output.
-3. OpenCV ``StereoSGBM`` (3-way, block 5, left-right check) matches the
-   pair; pixels whose left block has too little texture are dropped, as the
-   D4xx texture threshold does (dark parts, the projector's shadow).
+3. OpenCV ``StereoSGBM`` (3-way, block 5, left-right check, no speckle
+   filter: the D4xx streams have none) matches the pair; pixels whose left
+   block has too little texture are dropped, as the D4xx texture threshold
+   does (dark parts, the projector's shadow).
 4. Disparity is quantized to the D4xx's 1/32 px subpixel step (SGBM's own
    grid is 1/16 px, so in effect 1/16 px), turned into z = f b / d and
    rounded to the 1 mm depth unit.
@@ -228,7 +229,7 @@ def match(left: np.ndarray, right: np.ndarray, sensor: StereoSensor) -> np.ndarr
     bs = sensor.block_size
     sgbm = cv2.StereoSGBM_create(minDisparity=0, numDisparities=sensor.num_disparities, blockSize=bs,
                                  P1=8 * bs * bs, P2=32 * bs * bs, disp12MaxDiff=1,
-                                 uniquenessRatio=sensor.uniqueness, speckleWindowSize=60, speckleRange=2,
+                                 uniquenessRatio=sensor.uniqueness, speckleWindowSize=0, speckleRange=0,
                                  preFilterCap=31, mode=cv2.STEREO_SGBM_MODE_SGBM_3WAY)
     disparity = sgbm.compute(left, right).astype(np.float32) * np.float32(1 / 16)
     l32 = left.astype(np.float32)
