@@ -88,7 +88,8 @@ def clear_scene(seed: int, num_objects: int, max_failures: int, exec_cfg: Path,
     ids = scene_object_ids(num_objects, seed, group)
     t0 = time.perf_counter()
     res = run_loop(seed=seed, attempts=num_objects + max_failures, obj_ids=ids, out=None,
-                   executor_config=exec_cfg, checkpoint=checkpoint, log=lambda *_: None)
+                   executor_config=exec_cfg, checkpoint=checkpoint, log=lambda *_: None,
+                   noise="simple")  # the README's figures were measured with the simple depth model
     attempts, run = [], 0
     for a in res.attempts:
         attempts.append(a)

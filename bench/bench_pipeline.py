@@ -34,7 +34,8 @@ def synthetic_clouds(n: int) -> list[np.ndarray]:
         scene = loop.build_scene(ids, s)
         T = loop.camera_pose(scene.poses[:, :2, 3].mean(axis=0))
         for k in range(per_scene):
-            frame = loop.render(scene.meshes, scene.poses, ids, "realsense", T, np.random.default_rng(100 * s + k))
+            frame = loop.render(scene.meshes, scene.poses, ids, "realsense", T, np.random.default_rng(100 * s + k),
+                                noise="simple")  # as when its figures were measured
             clouds.append(twenty_thousand(frame.cloud))
     return clouds[:n]
 

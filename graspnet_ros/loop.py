@@ -168,9 +168,11 @@ class Frame:
 
 
 def render(meshes: list[trimesh.Trimesh], poses: np.ndarray, obj_ids: list[int], camera: str,
-           T_table_camera: np.ndarray, rng: np.random.Generator) -> Frame:
+           T_table_camera: np.ndarray, rng: np.random.Generator, noise: str = "sensor") -> Frame:
     """Ray-cast one noisy frame and back-project it to a cloud (camera frame)
-    cropped to a ``WORKSPACE_HALF`` square of the table (z >= -1 cm)."""
+    cropped to a ``WORKSPACE_HALF`` square of the table (z >= -1 cm).
+    ``noise``: ``sensor`` (the camera simulated: active stereo or time of
+    flight) or ``simple`` (per-pixel noise on the render)."""
     from .cameras.base import CameraIntrinsics
     from .cameras.geometry import depth_to_points
     from .dataset.synthetic.cameras import camera_model
@@ -180,7 +182,7 @@ def render(meshes: list[trimesh.Trimesh], poses: np.ndarray, obj_ids: list[int],
     t0 = time.perf_counter()
     model = camera_model(camera)
     raycaster = SceneRaycaster(meshes, np.asarray(poses).reshape(-1, 4, 4))
-    rgb, depth, _, _ = render_frame(raycaster, camera, T_table_camera, obj_ids, rng)
+    rgb, depth, _, _ = render_frame(raycaster, camera, T_table_camera, obj_ids, rng, noise)
     intr = CameraIntrinsics.from_matrix(model.K, model.width, model.height)
     pts = depth_to_points(depth, intr, organised=False)
     in_table = pts @ T_table_camera[:3, :3].T + T_table_camera[:3, 3]
@@ -350,11 +352,12 @@ def _executor_config(path: Path, T_base_camera: np.ndarray):
 def run_loop(num_objects: int = 5, seed: int = 0, attempts: int = 1, camera: str = "realsense",
              out: str | Path | None = "output/loop.png", obj_ids: list[int] | None = None,
              checkpoint: str | Path | None = None, executor_config: str | Path = DEFAULT_EXECUTOR_CONFIG,
-             use_cache: bool = True, log=print) -> LoopResult:
+             use_cache: bool = True, log=print, noise: str = "sensor") -> LoopResult:
     """Build, settle, render, detect, execute; repeat ``attempts`` times while
     objects are left (a lifted object is removed from the table).
 
     ``obj_ids`` overrides ``num_objects`` (an empty list is an empty table).
+    ``noise``: the camera's depth model, ``sensor`` (simulated) or ``simple``.
     Writes ``out`` (colour image of the last attempt with the detected grasps,
     the executed one highlighted, and the outcome) unless it is None.
     """
@@ -394,7 +397,7 @@ def run_loop(num_objects: int = 5, seed: int = 0, attempts: int = 1, camera: str
         poses_now = arm.object_poses()[left]
         meshes_now = [scene.meshes[i] for i in left]
         ids_now = [scene.obj_ids[i] for i in left]
-        frame = render(meshes_now, poses_now, ids_now, camera, T_cam, rng)
+        frame = render(meshes_now, poses_now, ids_now, camera, T_cam, rng, noise)
         try:
             det = pipeline.process(frame.cloud, "camera", support_plane=table_plane)
             grasps, det_ms = det.grasps, {k: v * 1000.0 for k, v in det.timings.items()}
