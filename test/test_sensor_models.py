@@ -89,6 +89,30 @@ def test_stereo_fattens_foreground_edges():
     assert not ((truth > 0.45) & (truth < 0.75)).any()
 
 
+def test_stereo_holes_on_dark_glossy_and_thin_parts():
+    """Side by side 0.5 m away on a wall 0.7 m away: a dark patch (albedo
+    0.03: the dots drown in noise), a glossy one (a highlight that moves
+    between the imagers, little diffuse dot light), a 2 mm wire (narrower than
+    the matcher's block) and a matte bright patch. Only the matte patch gets
+    its own depth back (valid and within 1 cm); made matte and bright, the
+    dark and glossy patches do too."""
+    sensor = D435.scaled(0.5)
+    patches = [box((0.08, 0.08, 0.01), (x, 0.0, 0.505)) for x in (-0.15, -0.05, 0.15)]
+    wire = box((0.002, 0.3, 0.002), (0.05, 0.0, 0.501))
+    raycaster = scene(*patches, wire, box((4.0, 4.0, 0.02), (0.0, 0.0, 0.71)))
+
+    def recovered(albedo, gloss):
+        frame = simulate_stereo(raycaster, np.eye(4), np.array(albedo), np.array(gloss), sensor=sensor,
+                                rng=np.random.default_rng(0))
+        ok = (frame.depth > 0) & (np.abs(frame.depth - frame.hits.depth) < 0.01)
+        return [ok[frame.hits.index == i].mean() for i in range(4)]
+
+    dark, glossy, matte, thin = recovered([0.03, 0.8, 0.8, 0.8, 0.6, 0.6], [0.0, 0.9, 0.0, 0.0, 0.0, 0.0])
+    assert dark < 0.3 and glossy < 0.2 and thin < 0.1 and matte > 0.9, (dark, glossy, matte, thin)
+    control = recovered([0.8, 0.8, 0.8, 0.8, 0.6, 0.6], [0.0] * 6)
+    assert min(control[:3]) > 0.9, control
+
+
 def plane_error(sensor, z, seed) -> np.ndarray:
     """Depth errors (m) of valid pixels on a wall at ``z`` tilted 20 degrees
     about y, in the central half of the image."""
