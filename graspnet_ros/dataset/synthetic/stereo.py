@@ -120,6 +120,7 @@ class StereoFrame:
 
 
 def translation(x: float, y: float = 0.0, z: float = 0.0) -> np.ndarray:
+    """4x4 pose that shifts by (x, y, z) metres."""
     T = np.eye(4)
     T[:3, 3] = (x, y, z)
     return T
@@ -127,8 +128,9 @@ def translation(x: float, y: float = 0.0, z: float = 0.0) -> np.ndarray:
 
 @functools.cache
 def dot_pattern(sensor: StereoSensor) -> np.ndarray:
-    """float32 (H_p, W_p) projector image in [0, 1] (1 = dot centre), with the
-    left imager's focal length and a 15% margin; cached, read-only."""
+    """float32 (H_p, W_p) projector image, 1 at a lone dot's centre (overlapping
+    dots add, up to 1.5), with the left imager's focal length and a 15% margin
+    on each side; cached, read-only."""
     rng = np.random.default_rng(sensor.pattern_seed)
     h, w = int(sensor.height * 1.3) + 8, int(sensor.width * 1.3) + 8
     img = np.zeros((h, w), np.float32)

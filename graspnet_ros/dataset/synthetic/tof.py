@@ -217,8 +217,9 @@ def simulate_tof(raycaster: SceneRaycaster, T_table_depth: np.ndarray, albedo_of
     wiggle = np.float32(sensor.wiggle_amplitude) * np.sin(np.float32(2 * np.pi / sensor.wiggle_period) * range_m)
     measured = range_m + bias + wiggle + sigma * rng.standard_normal(signal.shape, np.float32)
     # a mixed pixel's phase blends its two returns; the few that pass the filter read in between
-    u = rng.random(signal.shape, dtype=np.float32)
-    blend = np.where(far < 19.0, near + u * (far - near), near)
+    u = rng.random(signal.shape, dtype=np.float32)  # which mixed pixels pass the filter
+    w = rng.random(signal.shape, dtype=np.float32)  # their share of the far return
+    blend = np.where(far < 19.0, near + w * (far - near), near)
     measured = np.where(mixed, blend, measured)
     z = np.round(measured / ray_len / np.float32(sensor.depth_unit)) * np.float32(sensor.depth_unit)
     fov = nfov_mask(sensor)
@@ -233,8 +234,8 @@ def tof_depth(raycaster: SceneRaycaster, colour: CameraModel, T_table_colour: np
               sensor: ToFSensor = AZURE_KINECT_NFOV, rng: np.random.Generator | None = None,
               nthreads: int = 0) -> np.ndarray:
     """float32 (H, W) Kinect depth (m, 0 = invalid) registered to ``colour``'s
-    pixel grid; the depth camera sits at ``inv(sensor.T_colour_depth)`` in the
-    colour optical frame ``T_table_colour``."""
+    pixel grid; ``sensor.T_colour_depth`` is the depth camera's pose in the
+    colour optical frame, whose pose in the table frame is ``T_table_colour``."""
     from ...cameras.base import CameraIntrinsics
     from ...cameras.registration import register_depth
 
