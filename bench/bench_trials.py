@@ -22,9 +22,11 @@ import shutil
 import time
 from pathlib import Path
 
-from graspnet_ros.robot.trials import (SessionConfig, TrialLog, dataset_cases, format_score_table,
-                                       plot_score_bins, run_score_bins, run_session, score_bins_data,
-                                       write_json_atomic)
+from graspnet_ros.trials.config import SessionConfig
+from graspnet_ros.trials.results import TrialLog, write_json_atomic
+from graspnet_ros.trials.scenes import dataset_cases
+from graspnet_ros.trials.score_bins import format_score_table, plot_score_bins, run_score_bins, score_bins_data
+from graspnet_ros.trials.session import run_session
 
 
 def main() -> None:

@@ -1,11 +1,8 @@
 """Grasp-geometry demo: sample grasps on one mesh, label them, draw them.
 
-The object frame is the mesh's own frame (metres). Candidates follow the
-annotation recipe of paper section 3.3 on a small scale: grasp points spread
-over the surface, approach views from a Fibonacci sphere (only those coming
-from outside the surface), in-plane angles over [0, pi) and gripper depths;
-each is checked against the object's own points with the simplified gripper
-and labelled by force closure.
+The object frame is the mesh's own frame (metres). Labels follow the
+annotation recipe of paper section 3.3 on a small scale
+(:func:`graspnet_ros.annotation.mesh_labels.label_mesh_grasps`).
 """
 
 from __future__ import annotations
@@ -17,11 +14,8 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from .force_closure import (ANNOTATION_MUS, MeshRaycaster, antipodal_angle, grasp_contacts,
-                            labels_from_angles, tight_widths)
+from .annotation.mesh_labels import label_mesh_grasps
 from .grasp import GraspGroup
-from .gripper import GripperModel, check_collision
-from .views import fibonacci_views
 
 
 def default_mesh() -> trimesh.Trimesh:
@@ -55,25 +49,6 @@ class DemoResult:
     picture: Path | None
 
 
-def sample_candidates(mesh: trimesh.Trimesh, num_points: int, num_views: int, num_angles: int,
-                      depths: tuple[float, ...], width: float, seed: int) -> GraspGroup:
-    """Candidate grasps on the surface of ``mesh`` in its frame."""
-    points, face = trimesh.sample.sample_surface_even(mesh, num_points, seed=seed)
-    normals = mesh.face_normals[face]
-    views = fibonacci_views(num_views)
-    # approach = -view; keep views that come from outside the surface
-    outside = (views @ normals.T).T > 0.3  # (P, V)
-    p_idx, v_idx = np.nonzero(outside)
-    angles = np.arange(num_angles) * np.pi / num_angles
-    n = len(p_idx)
-    p_idx = np.repeat(p_idx, num_angles * len(depths))
-    v_idx = np.repeat(v_idx, num_angles * len(depths))
-    ang = np.tile(np.repeat(angles, len(depths)), n)
-    dep = np.tile(np.asarray(depths, dtype=float), n * num_angles)
-    return GraspGroup.from_approach(points[p_idx], -views[v_idx], ang, dep, width, score=0.0,
-                                    frame_id="object")
-
-
 def spread_by_score(grasps: GraspGroup, count: int) -> GraspGroup:
     """Up to ``count`` grasps taking the best few of every score level, so a
     picture shows the whole range of scores."""
@@ -90,17 +65,8 @@ def run_demo(mesh_path: str | None = None, out: str | Path = "output/demo_grasps
              seed: int = 0, show: int = 40) -> DemoResult:
     t0 = time.perf_counter()
     mesh = load_mesh(mesh_path)
-    candidates = sample_candidates(mesh, num_points, num_views, num_angles, depths, width, seed)
+    grasps, num_candidates = label_mesh_grasps(mesh, num_points, num_views, num_angles, depths, width, seed)
     cloud, _ = trimesh.sample.sample_surface_even(mesh, 3000, seed=seed)
-    # Close the jaws from the widest opening, then shrink each opening to just
-    # clear its contacts, as the annotation does, before checking collisions.
-    contacts = grasp_contacts(candidates, MeshRaycaster.from_trimesh(mesh))
-    labels = labels_from_angles(antipodal_angle(contacts), ANNOTATION_MUS)
-    fc = labels > 0
-    candidates.array[fc, 1] = tight_widths(contacts, max_width=width)[fc]
-    coll = check_collision(candidates, cloud, GripperModel())
-    good = coll.valid & fc
-    grasps = candidates.filter(good).with_scores(1.1 - labels[good])
     seconds = time.perf_counter() - t0
     picture = None
     if out:
@@ -108,9 +74,9 @@ def run_demo(mesh_path: str | None = None, out: str | Path = "output/demo_grasps
 
         shown = spread_by_score(grasps.nms(), show)
         picture = plot_grasps(cloud, shown, out,
-                              title=f"{len(grasps)} labelled grasps of {len(candidates)} candidates\n"
+                              title=f"{len(grasps)} labelled grasps of {num_candidates} candidates\n"
                                     f"{len(shown)} shown after pose NMS, spread over scores")
-    return DemoResult(grasps, len(candidates), int(good.sum()), seconds, picture)
+    return DemoResult(grasps, num_candidates, len(grasps), seconds, picture)
 
 
 def summary(result: DemoResult) -> str:

@@ -1,4 +1,4 @@
-"""Real-arm trial sessions (graspnet_ros.robot.real_session) without hardware.
+"""Real-arm trial sessions (graspnet_ros.trials.real_arm) without hardware.
 
 The real-session code path runs end to end with real components standing in
 for the hardware: the MuJoCo arm driven ONLY through the Arm protocol
@@ -22,10 +22,12 @@ from graspnet_ros.cameras.base import camera_model
 from graspnet_ros.loop import SimArmCamera
 from graspnet_ros.robot.base import Arm, ConnectionLost, LiftOracle
 from graspnet_ros.robot.executor import ExecutorConfig
-from graspnet_ros.robot.real_session import (ConsoleOperator, SessionAborted, bin_index, detection_pipeline,
-                                             run_real_session)
 from graspnet_ros.robot.sim import SimArm, SimObject
-from graspnet_ros.robot.trials import SessionConfig, place, primitive_objects, run_session
+from graspnet_ros.trials.config import SessionConfig
+from graspnet_ros.trials.operator import ConsoleOperator, SessionAborted
+from graspnet_ros.trials.real_arm import bin_index, detection_pipeline, run_real_session
+from graspnet_ros.trials.scenes import place, primitive_objects
+from graspnet_ros.trials.session import run_session
 from graspnet_ros.views import look_at
 
 T_BASE_CAMERA = look_at((0.0, -0.45, 0.55), (0.0, 0.0, 0.0))  # optical frame in the sim's base (table) frame
@@ -276,7 +278,7 @@ class BufferedCamera:
 
 
 def test_capture_drops_frames_buffered_before_the_request(pipeline):
-    from graspnet_ros.robot.real_session import build_rig
+    from graspnet_ros.trials.real_arm import build_rig
 
     sim = two_objects()
     live = SimArmCamera(sim, T_BASE_CAMERA, camera_model("realsense", scale=0.5))
@@ -361,10 +363,10 @@ def test_run_session_dispatches_on_the_driver(tmp_path):
 
 def test_trial_node_runs_a_real_session(tmp_path):
     """The node passes the new parameters on: the session reaches the UR driver (no SDK here)."""
+    from ros_helpers import RosHarness, wait_for
     from std_srvs.srv import Trigger
 
     from graspnet_ros.nodes.trial_node import TrialNode
-    from ros_helpers import RosHarness, wait_for
 
     executor, camera = write_configs(tmp_path)
     ros = RosHarness()

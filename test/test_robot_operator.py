@@ -10,16 +10,17 @@ import json
 import numpy as np
 import pytest
 import trimesh
+from ros_helpers import RosHarness, wait_for
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
 from graspnet_ros.grasp import GraspGroup
 from graspnet_ros.robot.executor import ExecutionResult
 from graspnet_ros.robot.sim import SimArm, SimObject
-from graspnet_ros.robot.trials import (ObjectCase, SessionConfig, TrialLog, console_confirm, propose_outcome,
-                                       run_score_bins, run_session)
-
-from ros_helpers import RosHarness, wait_for
+from graspnet_ros.trials.operator import console_confirm, propose_outcome
+from graspnet_ros.trials.results import TrialLog
+from graspnet_ros.trials.scenes import ObjectCase
+from graspnet_ros.trials.score_bins import run_score_bins
 
 BOX = (0.05, 0.05, 0.08)  # m
 BOX_XY = (0.10, 0.05)
@@ -159,8 +160,10 @@ def test_trial_node_confirm_service_over_rclpy(tmp_path):
 
 
 def test_clear_table_operator_path_resumes(tmp_path):
-    from graspnet_ros.robot.trials import SceneCase, place, run_clear_table
     from test_robot_sim import top_down_detector
+
+    from graspnet_ros.trials.clear_table import run_clear_table
+    from graspnet_ros.trials.scenes import SceneCase, place
 
     mesh = trimesh.creation.box(BOX)
     scene = SceneCase("two_boxes", [SimObject(mesh, place(mesh, -0.1, 0.0, 0.0), name="a"),

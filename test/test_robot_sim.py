@@ -7,8 +7,9 @@ import trimesh
 from graspnet_ros.grasp import GraspGroup
 from graspnet_ros.robot.executor import GraspExecutor
 from graspnet_ros.robot.sim import SimArm, SimObject
-from graspnet_ros.robot.trials import (ObjectCase, TrialLog, format_score_table, place, run_score_bins,
-                                       wilson_interval)
+from graspnet_ros.trials.results import TrialLog
+from graspnet_ros.trials.scenes import ObjectCase, place
+from graspnet_ros.trials.score_bins import format_score_table, run_score_bins, wilson_interval
 
 BOX = (0.05, 0.05, 0.08)  # m
 BOX_XY = (0.10, 0.05)
@@ -167,7 +168,8 @@ def top_down_detector(obs):
 
 
 def test_clear_table_resumes_after_interruption(tmp_path):
-    from graspnet_ros.robot.trials import SceneCase, clear_table_data, run_clear_table
+    from graspnet_ros.trials.clear_table import clear_table_data, run_clear_table
+    from graspnet_ros.trials.scenes import SceneCase
 
     mesh = trimesh.creation.box(BOX)
     scene = SceneCase("two_boxes", [SimObject(mesh, place(mesh, -0.1, 0.0, 0.0), name="a"),

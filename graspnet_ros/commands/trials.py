@@ -8,8 +8,9 @@ import sys
 
 def run(args: argparse.Namespace) -> int:
     from ..robot.base import RobotError
-    from ..robot.real_session import SessionAborted
-    from ..robot.trials import SessionConfig, load_detector, run_session
+    from ..trials.config import SessionConfig, load_detector
+    from ..trials.operator import SessionAborted
+    from ..trials.session import run_session
 
     tolerance = args.bin_tolerance
     if tolerance is not None and tolerance != "nearest":

@@ -1,8 +1,8 @@
 """trial_node: runs a success-rate trials session and publishes every trial as it ends.
 
-A thin adapter over :func:`graspnet_ros.robot.trials.run_session`: the
+A thin adapter over :func:`graspnet_ros.trials.session.run_session`: the
 simulated arm, or a real arm when the executor config's ``robot.driver`` is
-ur_rtde or xarm (:mod:`graspnet_ros.robot.real_session`). Parameters:
+ur_rtde or xarm (:mod:`graspnet_ros.trials.real_arm`). Parameters:
 ``config_file`` (trials YAML, empty = config defaults), ``protocol``
 (score-bins | clear-table), ``trials``, ``out``, ``executor_config``,
 ``camera_config``, ``detector_config``, ``checkpoint`` (empty = the YAML's).
@@ -36,7 +36,8 @@ from rclpy.node import Node
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
-from graspnet_ros.robot.trials import SessionConfig, run_session
+from graspnet_ros.trials.config import SessionConfig
+from graspnet_ros.trials.session import run_session
 
 
 class ServiceConfirm:
@@ -44,7 +45,7 @@ class ServiceConfirm:
 
     The session thread blocks in ``__call__`` until the service delivers a
     verdict or ``timeout`` s pass (then None: the proposal is kept). It is also
-    the :class:`~graspnet_ros.robot.real_session.SessionOperator` of real-arm
+    the :class:`~graspnet_ros.trials.operator.SessionOperator` of real-arm
     sessions (``ready`` / ``ask`` wait for the service without a timeout).
     """
 
@@ -81,7 +82,7 @@ class ServiceConfirm:
             return None
         return answer
 
-    # -- the rest of a SessionOperator (real-arm sessions, graspnet_ros.robot.real_session) --
+    # -- the rest of a SessionOperator (real-arm sessions, graspnet_ros.trials.real_arm) --
     def confirm(self, proposal: dict) -> bool | None:
         return self(proposal)
 
@@ -164,7 +165,7 @@ class TrialNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    from .launcher import spin_nodes
+    from .spin import spin_nodes
 
     spin_nodes([TrialNode], args, multi_threaded=False)
 

@@ -1,10 +1,10 @@
-"""Robot execution: the arm protocol, the MuJoCo simulator, real drivers, safety, trials.
+"""Robot execution: the arm protocol, the MuJoCo simulator, real drivers, safety.
 
 ROS-free. ``base`` defines the :class:`Arm` protocol and the driver errors;
 ``sim`` the simulated arm (the embedded default); ``drivers`` thin adapters
 over vendor SDKs (imported lazily); ``safety`` the checks run before any
-motion; ``executor`` the grasp sequence; ``trials`` the success-rate
-protocols (score bins of the paper's Table 2, table clearing).
+motion; ``executor`` the grasp sequence. The success-rate trials live in
+:mod:`graspnet_ros.trials`, on top of this package.
 """
 
 from .base import (Arm, ConnectionLost, GripperTimeout, LiftOracle, MotionStopped, ProtectiveStop, Recoverable,
