@@ -94,7 +94,7 @@ def test_file_system_errors_are_one_line_for_every_command(tmp_path, capsys):
 
 PROBE = """
 import os, sys
-from graspnet_ros.nodes.launcher import spin_nodes
+from graspnet_ros.nodes.spin import spin_nodes
 
 class Probe:
     def __init__(self):

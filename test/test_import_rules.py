@@ -65,6 +65,50 @@ def test_the_core_needs_no_ros_message_package():
     assert not bad, "\n".join(bad)
 
 
+def module_level_imports(path: Path) -> list[str]:
+    """The imports a module runs when it is imported (top-level statements; no TYPE_CHECKING blocks,
+    no imports deferred into functions)."""
+    mod = module_name(path)
+    package = mod if path.name == "__init__.py" else mod.rsplit(".", 1)[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    return imports_in("\n".join(ast.unparse(n) for n in top), package)
+
+
+def test_no_import_cycle_at_import_time():
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    edges: dict[str, set[str]] = {m: set() for m in modules}
+    for mod, path in modules.items():
+        for name in module_level_imports(path):
+            parts = name.split(".")
+            target = next((".".join(parts[:k]) for k in range(len(parts), 0, -1)
+                           if ".".join(parts[:k]) in modules), None)
+            if target and target != mod:
+                edges[mod].add(target)
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def cycle_from(mod: str, path: list[str]) -> list[str] | None:
+        state[mod] = 1
+        for nxt in sorted(edges[mod]):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt] if nxt in path else [mod, nxt]
+            if nxt not in state and (found := cycle_from(nxt, path + [nxt])):
+                return found
+        state[mod] = 2
+        return None
+
+    for mod in sorted(modules):
+        if mod not in state:
+            found = cycle_from(mod, [mod])
+            assert found is None, " -> ".join(found)
+
+
+def test_the_robot_package_never_imports_the_trials_on_top_of_it():
+    bad = [f"{module_name(p)} imports {name}" for p in (PACKAGE / "robot").rglob("*.py") for name in imports(p)
+           if name.startswith("graspnet_ros.trials")]
+    assert not bad, "\n".join(bad)
+
+
 def test_the_rule_checker_resolves_relative_and_deferred_imports():
     src = "def f():\n    from ..nodes.launcher import spin_nodes\nfrom . import segment\nimport rclpy.node\n"
     names = imports_in(src, "graspnet_ros.pipeline")

@@ -254,7 +254,7 @@ class CalibrationNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    from .launcher import spin_nodes
+    from .spin import spin_nodes
 
     spin_nodes([CalibrationNode], args, multi_threaded=False)
 

@@ -210,7 +210,7 @@ class CameraNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    from .launcher import spin_nodes
+    from .spin import spin_nodes
 
     spin_nodes([CameraNode], args)
 

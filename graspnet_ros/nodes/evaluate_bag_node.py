@@ -77,7 +77,7 @@ class EvaluateBagNode(Node):
 def main(args: list[str] | None = None) -> int:
     import rclpy
 
-    from .launcher import ensure_loopback_default
+    from .spin import ensure_loopback_default
 
     ensure_loopback_default()
     rclpy.init(args=args)

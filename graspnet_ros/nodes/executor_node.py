@@ -227,7 +227,7 @@ class ExecutorNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    from .launcher import spin_nodes
+    from .spin import spin_nodes
 
     spin_nodes([ExecutorNode], args)
 

@@ -55,7 +55,6 @@ from .diagnostics import ERROR, OK, WARN, Diagnostics
 from .markers import grasp_markers
 from .params import declare_all
 
-
 INPUT_QOS = {"auto": None, "sensor_data": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
 
 
@@ -330,7 +329,7 @@ class GraspDetectorNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    from .launcher import spin_nodes
+    from .spin import spin_nodes
 
     spin_nodes([GraspDetectorNode], args)
 

@@ -5,24 +5,24 @@
 same parameter files and overrides as ``launch/grasp.launch.py``, plus a
 small monitor node that prints every GraspArray it receives and keeps the
 latest colour image, so that at the end a PNG with the latest grasps drawn
-on the colour image can be written. :func:`spin_nodes` is the ``main`` of
-each node executable. Both keep DDS on localhost unless the user set
-``ROS_AUTOMATIC_DISCOVERY_RANGE`` (:func:`ensure_loopback_default`).
+on the colour image can be written. It keeps DDS on localhost unless the
+user set ``ROS_AUTOMATIC_DISCOVERY_RANGE``
+(:func:`~graspnet_ros.nodes.spin.ensure_loopback_default`).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 from ..params import default_config_dir
+from .spin import ensure_loopback_default
 
 __all__ = ["default_config_dir", "node_cli_args", "LaunchSettings", "LaunchReport", "run_launch",
-           "spin_nodes", "ensure_loopback_default", "CAMERA_NAMESPACE"]
+           "CAMERA_NAMESPACE"]
 
 CAMERA_NAMESPACE = "camera"
 
@@ -46,18 +46,6 @@ def node_cli_args(params_file: Path | None, overrides: dict, namespace: str = ""
     if namespace:
         args += ["-r", f"__ns:=/{namespace.strip('/')}"]
     return args
-
-
-def ensure_loopback_default() -> str:
-    """Keep DDS on this machine unless the user chose otherwise; returns the range in force.
-
-    Every node executable (``ros2 run``, launch files) and every
-    ``graspnet-ros`` command calls this before ``rclpy.init``: without it any
-    host on the ROS domain could send the executor goals. A user who sets
-    ``ROS_AUTOMATIC_DISCOVERY_RANGE`` (e.g. ``SUBNET``) asks for the network
-    explicitly; secure a shared network with SROS2 (``ROS_SECURITY_ENABLE``).
-    """
-    return os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 
 @dataclass
@@ -206,30 +194,3 @@ def _write_picture(out: Path, latest: dict, report: LaunchReport, lock) -> Path 
     g = grasps if grasps is not None else GraspGroup()
     caption = (f"{len(g)} grasps, best score {g.scores[0]:.2f}" if len(g) else "no grasps")
     return write_png(out, draw_grasps(rgb, g, intr, caption=caption))
-
-
-def spin_nodes(node_classes: Sequence[type], args: list[str] | None = None,
-               multi_threaded: bool = True) -> None:
-    """``main`` of a node executable: init, create the nodes, spin until Ctrl-C
-    (one multi-threaded executor, or the single-threaded one ``rclpy.spin`` uses)."""
-    import rclpy
-    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
-
-    ensure_loopback_default()
-    rclpy.init(args=args)
-    nodes = []
-    try:
-        nodes = [cls() for cls in node_classes]
-        executor = MultiThreadedExecutor() if multi_threaded else SingleThreadedExecutor()
-        for n in nodes:
-            executor.add_node(n)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        try:
-            for n in nodes:
-                n.destroy_node()
-            rclpy.try_shutdown()
-        except KeyboardInterrupt:  # a second Ctrl-C while shutting down: exit quietly
-            rclpy.try_shutdown()
