@@ -41,8 +41,8 @@ missing, about a minute): its test scenes (100, 130, 160), the first
    colliding nor empty), collision flags, AP / AP0.8 / AP0.4 of both and the
    speed ratio; with ``--diagnose K`` the reference's contacts and normals
    for up to K grasps whose labels differ, against this package's;
-6. with ``--stress N``: N random object-frame grasps per model (centres
-   near the surface, random axes and widths), labelled by both on identical
+6. with ``--stress N``: N random object-frame grasps per model (closing
+   roughly along the surface normal, random depths and widths), labelled by both on identical
    inputs (every grasp reaches the contact march, unlike the benchmark's
    top 50 per frame).
 
@@ -392,8 +392,9 @@ def diagnose(ours: dict, differ: list, work: Path, ref_python: str, limit: int) 
 
 
 def stress(root: Path, work: Path, ref_python: str, per_object: int, seed: int = 0) -> dict:
-    """Labels of ``per_object`` random object-frame grasps per model (jaw centres
-    within 1 cm of surface samples, random axes, widths 1-10 cm) from both
+    """Labels of ``per_object`` random object-frame grasps per model (closing
+    roughly along the normal at a surface sample, centred up to 2 cm inside,
+    widths 2-10 cm) from both
     implementations on identical inputs: many more grasps than the benchmark's
     top 50 per frame, and every one reaches the contact march."""
     import trimesh
@@ -407,11 +408,14 @@ def stress(root: Path, work: Path, ref_python: str, per_object: int, seed: int =
         obj = int(d.name)
         mesh = cache.get(obj).raycaster
         tm = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
-        pts = trimesh.sample.sample_surface(tm, per_object, seed=int(rng.integers(1 << 30)))[0]
-        centers.append(pts + rng.normal(scale=0.005, size=pts.shape))
-        y = rng.normal(size=(per_object, 3))
+        pts, face = trimesh.sample.sample_surface(tm, per_object, seed=int(rng.integers(1 << 30)))
+        normal = tm.face_normals[face]
+        # closing roughly along the surface normal, centred up to 2 cm inside: mostly antipodal grasps
+        centers.append(pts - normal * rng.uniform(0.0, 0.02, (per_object, 1))
+                       + rng.normal(scale=0.002, size=pts.shape))
+        y = normal + rng.normal(scale=0.3, size=(per_object, 3))
         axes.append(y / np.linalg.norm(y, axis=1, keepdims=True))
-        widths.append(rng.uniform(0.01, 0.1, per_object))
+        widths.append(rng.uniform(0.02, 0.1, per_object))
         obj_ids.append(np.full(per_object, obj))
     centers, axes, widths, obj_ids = map(np.concatenate, (centers, axes, widths, obj_ids))
     np.savez(work / "stress_in.npz", centers=centers, axes=axes, widths=widths, obj_ids=obj_ids)

@@ -24,6 +24,9 @@ float64:
   value is compared with the surface threshold of 0.71 cell), which are exact
   here. So this grid gives the reference's labels; its far values (and so a
   ``textured.sdf`` written from it) differ from SDFGen's far from the object.
+  The mesh is taken as vertices and faces: SDFGen's own OBJ reader takes
+  every line starting with 'v' (also 'vn', 'vt') for a vertex, so dex-net
+  feeds it OBJ files of vertices and faces only.
 * **Reading** (:class:`GridSdf`): points go to grid coordinates through
   float32 as dex-net's transforms do; values are trilinear in dex-net's
   corner order and summation order, a corner past the grid counts as 0, a
