@@ -226,6 +226,15 @@ class DatasetScene:
         return raycast_view(self._raycaster, self.scene.obj_ids, intrinsics, T_world_optical,
                             np.random.default_rng(self._seed))
 
+    def sensor_depth(self, model: str, intrinsics, T_world_optical: np.ndarray,
+                     rng: np.random.Generator) -> np.ndarray:
+        """float32 (H, W) depth (m, 0 = invalid) of the simulated ``model`` camera
+        ('realsense' active stereo, 'kinect' time of flight) from T_table<-optical."""
+        from .dataset.synthetic.sensors import camera_sensor_depth, infrared_materials
+
+        albedo, gloss = infrared_materials(self.scene.obj_ids)
+        return camera_sensor_depth(model, self._raycaster, intrinsics, T_world_optical, albedo, gloss, rng)
+
 
 def raycast_view(raycaster, obj_ids: list[int], intrinsics, T_world_optical: np.ndarray,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -230,3 +230,25 @@ def test_render_frame_selects_the_sensor_model(camera):
         assert np.abs(mm - np.round(mm)).max() > 0.1
     with pytest.raises(ValueError, match="noise model"):
         render_frame(raycaster, camera, pose, [0], np.random.default_rng(0), "fancy")
+
+
+@pytest.mark.parametrize("model", ["realsense", "kinect"])
+@pytest.mark.parametrize("scene_kind", ["boxes", "generator"])
+def test_synthetic_camera_with_the_sensor_model(model, scene_kind):
+    """SyntheticCamera(noise='sensor') simulates the camera at every read (new
+    noise each frame) in its own pixel grid; 'simple' with no depth noise stays
+    the exact render."""
+    from graspnet_ros.cameras.factory import make_camera
+
+    settings = {"camera_model": model, "synthetic.scale": 0.25, "synthetic.num_objects": 3,
+                "synthetic.scene": scene_kind, "synthetic.noise": "sensor"}
+    cam = make_camera("synthetic", settings, "camera_color_optical_frame")
+    exact = make_camera("synthetic", {**settings, "synthetic.noise": "simple"}, "camera_color_optical_frame")
+    a, b, truth = cam.read(), cam.read(), exact.read()
+    assert a.depth.shape == truth.depth.shape == (180, 320)
+    ok = (a.depth > 0) & (truth.depth > 0)
+    assert ok.mean() > 0.3 and np.median(np.abs(a.depth[ok] - truth.depth[ok])) < 0.003
+    assert (a.depth == 0).mean() > (truth.depth == 0).mean()
+    assert not np.array_equal(a.depth, b.depth)
+    with pytest.raises(ValueError, match="noise"):
+        make_camera("synthetic", {**settings, "synthetic.noise": "fancy"}, "camera_color_optical_frame")

@@ -41,6 +41,7 @@ def make_camera(source: str, settings: Mapping[str, Any], frame_id: str,
                                T_world_optical=T_world_optical,
                                num_objects=num_objects, seed=seed,
                                depth_noise=float(s.get("synthetic.depth_noise", 0.0)),
+                               noise=str(s.get("synthetic.noise", "simple")),
                                frame_id=frame_id, scene=scene)
     if source == "realsense":
         from .realsense import RealSenseCamera

@@ -27,8 +27,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .base import CameraFrame, CameraIntrinsics, camera_model
 from ..views import look_at
+from .base import CameraFrame, CameraIntrinsics, camera_model
 
 __all__ = ["BoxesScene", "SyntheticCamera", "look_at", "OPTICAL_IN_LINK", "SceneRenderer"]
 
@@ -38,7 +38,9 @@ OPTICAL_IN_LINK = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]]
 
 
 class SceneRenderer(Protocol):
-    """What :class:`SyntheticCamera` needs from a scene."""
+    """What :class:`SyntheticCamera` needs from a scene. For ``noise='sensor'``
+    the scene also needs ``sensor_depth(model, intrinsics, T_world_optical,
+    rng) -> depth`` (the simulated camera's depth, m, 0 = invalid)."""
 
     def render(self, intrinsics: CameraIntrinsics, T_world_optical: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]: ...
@@ -96,10 +98,25 @@ class BoxesScene:
         self._objects = [_Object(np.asarray(m.vertices, np.float32), np.asarray(m.faces, np.uint32), c)
                          for m, c in zip([table] + self._meshes, [self.TABLE_COLOR] + colors)]
         self._scene = None
+        self._raycaster = None  # for sensor_depth, built on first use
 
     def meshes(self) -> list:
         """The posed object meshes (without the table), table frame, metres."""
         return [m.copy() for m in self._meshes]
+
+    def sensor_depth(self, model: str, intrinsics: CameraIntrinsics, T_world_optical: np.ndarray,
+                     rng: np.random.Generator) -> np.ndarray:
+        """float32 (H, W) depth (m, 0 = invalid) of the simulated ``model`` camera
+        (RealSense active stereo, Kinect time of flight) from T_world<-optical;
+        infrared albedo = the grey level of each colour, nothing glossy."""
+        from ..dataset.synthetic.render import SceneRaycaster
+        from ..dataset.synthetic.sensors import camera_sensor_depth
+
+        if self._raycaster is None:
+            meshes = self._meshes + [self._table]
+            self._raycaster = SceneRaycaster(meshes, np.tile(np.eye(4), (len(meshes), 1, 1)), table=False)
+        albedo = np.array([float(np.mean(o.color)) for o in self._objects[1:] + self._objects[:1]] + [0.0])
+        return camera_sensor_depth(model, self._raycaster, intrinsics, T_world_optical, albedo, rng=rng)
 
     def _raycasting_scene(self):
         if self._scene is None:
@@ -148,6 +165,9 @@ class SyntheticCamera:
     frame in the scene's table frame (metres); default: 0.6 m from the table
     centre, looking down at 55 degrees (0.3 m back, 0.45 m up). depth_noise: standard deviation (m) of
     Gaussian depth noise at 1 m, scaling with distance squared (0 = exact).
+    noise: 'simple' (that Gaussian noise) or 'sensor' (the camera simulated
+    at every read, about 1 s per RealSense frame: active stereo, or the
+    Kinect's time of flight; ``depth_noise`` is then unused).
     The scene is rendered once and reused when there is no noise, so reading
     is cheap at any rate. Stamps are wall-clock seconds at ``read()``.
     """
@@ -157,7 +177,7 @@ class SyntheticCamera:
     def __init__(self, model: str = "realsense", scale: float = 0.5,
                  T_world_optical: np.ndarray | None = None, scene: SceneRenderer | None = None,
                  num_objects: int = 5, seed: int = 0, depth_noise: float = 0.0,
-                 frame_id: str = "camera_color_optical_frame") -> None:
+                 frame_id: str = "camera_color_optical_frame", noise: str = "simple") -> None:
         self._intrinsics = camera_model(model, scale)
         self.model = model
         self.frame_id = frame_id
@@ -167,6 +187,11 @@ class SyntheticCamera:
             raise ValueError("T_world_optical must be a 4x4 matrix")
         self.scene = scene if scene is not None else BoxesScene(num_objects, seed)
         self.depth_noise = float(depth_noise)
+        if noise not in ("simple", "sensor"):
+            raise ValueError(f"unknown depth noise model '{noise}'; use simple or sensor")
+        if noise == "sensor" and not hasattr(self.scene, "sensor_depth"):
+            raise ValueError(f"noise 'sensor' needs a scene with sensor_depth(); {type(self.scene).__name__} has none")
+        self.noise = noise
         self._rng = np.random.default_rng(seed)
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
         self._index = 0
@@ -192,7 +217,9 @@ class SyntheticCamera:
         if not self._open:
             self.open()
         rgb, depth = self.render()
-        if self.depth_noise > 0:
+        if self.noise == "sensor":
+            depth = self.scene.sensor_depth(self.model, self._intrinsics, self.T_world_optical, self._rng)
+        elif self.depth_noise > 0:
             noise = self._rng.normal(0.0, self.depth_noise, size=depth.shape) * depth ** 2
             depth = np.where(depth > 0, depth + noise, 0.0).astype(np.float32)
         frame = CameraFrame(rgb, depth, self._intrinsics, time.time(), self.frame_id, self._index)

@@ -60,3 +60,25 @@ def sensor_depth(noise: str, camera: CameraModel, raycaster: SceneRaycaster, pos
 
         return tof_depth(raycaster, camera, pose_table, albedo, rng=rng, nthreads=nthreads)
     raise ValueError(f"camera '{camera.name}': no sensor model for kind '{camera.kind}'")
+
+
+def camera_sensor_depth(model: str, raycaster: SceneRaycaster, intrinsics, T_table_optical: np.ndarray,
+                        albedo_of: np.ndarray, gloss_of: np.ndarray | None = None,
+                        rng: np.random.Generator | None = None, nthreads: int = 0) -> np.ndarray:
+    """The simulated ``model`` ('realsense': active stereo, 'kinect': time of
+    flight) seen through colour ``intrinsics`` (a
+    :class:`~graspnet_ros.cameras.base.CameraIntrinsics`, any size) from
+    T_table<-optical: float32 (H, W) depth in metres, 0 = invalid.
+    ``albedo_of`` / ``gloss_of``: (n + 1,) per raycaster object, then the table."""
+    kinds = {"realsense": "stereo", "kinect": "tof"}
+    if model not in kinds:
+        raise ValueError(f"no sensor model for camera '{model}'; use one of {sorted(kinds)}")
+    i = intrinsics
+    camera = CameraModel(model, i.width, i.height, i.fx, i.fy, i.cx, i.cy, kinds[model], 0.0, 10.0, 0.0)
+    if kinds[model] == "stereo":
+        from .stereo import stereo_depth
+
+        return stereo_depth(raycaster, camera, T_table_optical, albedo_of, gloss_of, rng=rng, nthreads=nthreads)
+    from .tof import tof_depth
+
+    return tof_depth(raycaster, camera, T_table_optical, albedo_of, rng=rng, nthreads=nthreads)
