@@ -32,39 +32,32 @@ def check_intrinsics(intrinsics: np.ndarray) -> np.ndarray:
 
 
 def depth_to_points(depth: np.ndarray, intrinsics: np.ndarray, organized: bool = False) -> np.ndarray:
-    """Back-project a depth image (H, W) in metres.
+    """Back-project a depth image (H, W) in metres with a 3x3 camera matrix.
 
     Returns (H, W, 3) float32 with NaN rows where depth is invalid when
     ``organized``, otherwise (N, 3) float32 of the valid pixels in row-major
-    order. Frame: the camera's optical frame, metres.
+    order. Frame: the camera's optical frame, metres. (The one back-projection,
+    :func:`graspnet_ros.cameras.geometry.depth_to_points`, with K as a matrix.)
     """
+    from ..cameras.base import CameraIntrinsics
+    from ..cameras.geometry import depth_to_points as back_project
+
     depth = np.asarray(depth)
     if depth.ndim != 2:
         raise ValueError(f"depth must be an (H, W) image, got shape {depth.shape}")
-    K = check_intrinsics(intrinsics)
-    z = depth.astype(np.float32)
-    valid = np.isfinite(z) & (z > 0)
-    h, w = z.shape
-    u = (np.arange(w, dtype=np.float32) - np.float32(K[0, 2])) / np.float32(K[0, 0])
-    v = (np.arange(h, dtype=np.float32) - np.float32(K[1, 2])) / np.float32(K[1, 1])
-    if organized:
-        zz = np.where(valid, z, np.float32(np.nan))
-        return np.stack([u[None, :] * zz, v[:, None] * zz, zz], axis=-1)
-    rows, cols = np.nonzero(valid)
-    zv = z[rows, cols]
-    return np.stack([u[cols] * zv, v[rows] * zv, zv], axis=1)
+    intr = CameraIntrinsics.from_matrix(check_intrinsics(intrinsics), depth.shape[1], depth.shape[0])
+    return back_project(depth, intr, organised=organized)
 
 
 def project_points(points: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
     """(N, 2) pixel coordinates (u, v) of camera-frame points (N, 3); NaN where z <= 0.
 
-    The inverse of :func:`depth_to_points` (pixel centres at integer coordinates)."""
-    K = check_intrinsics(intrinsics)
-    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(pts[:, 2] > 0, pts[:, 2], np.nan)
-        uv = np.stack([K[0, 0] * pts[:, 0] / z + K[0, 2], K[1, 1] * pts[:, 1] / z + K[1, 2]], axis=1)
-    return uv
+    The inverse of :func:`depth_to_points` (pixel centres at integer coordinates;
+    :func:`graspnet_ros.cameras.geometry.project_points` with K as a matrix)."""
+    from ..cameras.base import CameraIntrinsics
+    from ..cameras.geometry import project_points as project
+
+    return project(points, CameraIntrinsics.from_matrix(check_intrinsics(intrinsics), 1, 1))
 
 
 def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
