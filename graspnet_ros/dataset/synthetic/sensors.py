@@ -68,17 +68,24 @@ def camera_sensor_depth(model: str, raycaster: SceneRaycaster, intrinsics, T_tab
     """The simulated ``model`` ('realsense': active stereo, 'kinect': time of
     flight) seen through colour ``intrinsics`` (a
     :class:`~graspnet_ros.cameras.base.CameraIntrinsics`, any size) from
-    T_table<-optical: float32 (H, W) depth in metres, 0 = invalid.
+    T_table<-optical: float32 (H, W) depth in metres, 0 = invalid. The
+    depth sensor's resolution follows the colour image's width (1280 = full,
+    at least half).
     ``albedo_of`` / ``gloss_of``: (n + 1,) per raycaster object, then the table."""
     kinds = {"realsense": "stereo", "kinect": "tof"}
     if model not in kinds:
         raise ValueError(f"no sensor model for camera '{model}'; use one of {sorted(kinds)}")
     i = intrinsics
     camera = CameraModel(model, i.width, i.height, i.fx, i.fy, i.cx, i.cy, kinds[model], 0.0, 10.0, 0.0)
+    # the depth sensor runs at the colour image's fraction of 1280x720, between half and full size, as
+    # the real cameras' smaller modes do (D4xx 640x360, Kinect NFOV 2x2 binned): a 640x360 camera stays fast
+    scale = float(np.clip(i.width / 1280.0, 0.5, 1.0))
     if kinds[model] == "stereo":
-        from .stereo import stereo_depth
+        from .stereo import D435, stereo_depth
 
-        return stereo_depth(raycaster, camera, T_table_optical, albedo_of, gloss_of, rng=rng, nthreads=nthreads)
-    from .tof import tof_depth
+        sensor = D435 if scale == 1.0 else D435.scaled(scale)
+        return stereo_depth(raycaster, camera, T_table_optical, albedo_of, gloss_of, sensor, rng, nthreads)
+    from .tof import AZURE_KINECT_NFOV, tof_depth
 
-    return tof_depth(raycaster, camera, T_table_optical, albedo_of, rng=rng, nthreads=nthreads)
+    sensor = AZURE_KINECT_NFOV if scale == 1.0 else AZURE_KINECT_NFOV.scaled(scale)
+    return tof_depth(raycaster, camera, T_table_optical, albedo_of, sensor, rng, nthreads)
