@@ -178,15 +178,20 @@ class GridSdf:
         c = c.reshape(-1, 3)
         oob = self.out_of_bounds(c)
         c = np.clip(c, 0, self.dims - 1)
-        lo = np.floor(c).astype(np.int64)
-        sd = np.zeros(len(c))
+        lo = np.floor(c)
+        weights = (1.0 - np.abs(lo - c), 1.0 - np.abs((lo + 1.0) - c))  # per axis, corner bit 0 / 1
+        ilo = lo.astype(np.int64)
+        edge = ilo == self.dims - 1  # the +1 corner is past the grid there (its weight is 0)
         strides = np.array([self.dims[1] * self.dims[2], self.dims[2], 1])
+        base = ilo @ strides
+        sd = np.zeros(len(c))
         for corner in _CORNERS:
-            p = lo + corner
-            inside = (p < self.dims).all(axis=1)
-            v = np.where(inside, self._flat[np.minimum(p, self.dims - 1) @ strides], 0.0)
-            diff = 1.0 - np.abs(p - c)
-            sd = sd + (diff[:, 0] * diff[:, 1]) * diff[:, 2] * v
+            index = base + int(corner @ strides)
+            past = (edge & (corner == 1)).any(axis=1)
+            v = self._flat[np.where(past, 0, index)]
+            v[past] = 0.0
+            w = (weights[corner[0]][:, 0] * weights[corner[1]][:, 1]) * weights[corner[2]][:, 2]
+            sd = sd + w * v
         sd[oob] = np.inf
         return sd.reshape(shape)
 
