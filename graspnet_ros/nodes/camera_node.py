@@ -52,8 +52,8 @@ PARAMETERS = [
     Param("synthetic.seed", 0, "Seed of the synthetic scene layout and noise.", (0, 2**31 - 1)),
     Param("synthetic.depth_noise", 0.0, "Synthetic depth noise std at 1 m (m), growing with distance squared.",
           (0.0, 0.1)),
-    Param("synthetic.noise", "simple", "Synthetic depth model: simple (synthetic.depth_noise) or sensor (the "
-          "RealSense's active stereo or the Kinect's time of flight simulated, about 1 s per frame)."),
+    Param("synthetic.noise", "sensor", "Synthetic depth model: sensor (the RealSense's active stereo or the "
+          "Kinect's time of flight simulated, 0.1-0.4 s per 640x360 frame) or simple (synthetic.depth_noise)."),
     Param("realsense.serial", "", "Serial number of the RealSense to open ('' = first found)."),
     Param("realsense.playback", "", "Recording (.db3 / .bag) to play instead of a live device."),
     Param("realsense.width", 1280, "Live stream width (px).", (1, 4096)),
