@@ -252,3 +252,20 @@ def test_synthetic_camera_with_the_sensor_model(model, scene_kind):
     assert not np.array_equal(a.depth, b.depth)
     with pytest.raises(ValueError, match="noise"):
         make_camera("synthetic", {**settings, "synthetic.noise": "fancy"}, "camera_color_optical_frame")
+
+
+def test_kinect_noise_grows_with_distance():
+    """Range noise ~ range / sqrt(albedo cos): a wall at 1.8 m is at least
+    twice as noisy as one at 0.6 m (pixel-to-pixel, so the smooth wiggling
+    error and the 1 mm unit do not count)."""
+    sensor = AZURE_KINECT_NFOV.scaled(0.5)
+    spread = []
+    for z in (0.6, 1.8):
+        raycaster = scene(box((8.0, 8.0, 0.02), (0.0, 0.0, z + 0.01)))
+        frame = simulate_tof(raycaster, np.eye(4), np.array([0.8, 0.8]), sensor=sensor,
+                             rng=np.random.default_rng(0))
+        ok = frame.depth > 0
+        err = np.where(ok, frame.depth - frame.hits.depth, np.nan)
+        diff = (err[:, 1:] - err[:, :-1])[:, ::2]  # neighbours: the smooth parts cancel
+        spread.append(np.nanstd(diff) / np.sqrt(2))
+    assert spread[1] > 2.0 * spread[0], spread
