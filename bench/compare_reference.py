@@ -189,7 +189,8 @@ def ensure_root(root: Path) -> None:
     if (root / "scenes").is_dir() and (root / "models").is_dir():
         return
     print(f"generating the tiny preset in {root} (about a minute)", flush=True)
-    subprocess.run(["graspnet-ros", "data", "generate", "--root", str(root), "--preset", "tiny"], check=True)
+    subprocess.run([sys.executable, "-m", "graspnet_ros", "data", "generate", "--root", str(root), "--preset", "tiny"],
+                   check=True)
 
 
 def write_model_sdfs(root: Path) -> dict:
@@ -217,10 +218,11 @@ def write_model_sdfs(root: Path) -> dict:
 def perturbed_truth(root: Path, scene: int, camera: str, ann: int, rng: np.random.Generator,
                     count: int = 1500) -> np.ndarray:
     """Ground-truth label grasps of a frame (camera frame) with noise: (N, 17)."""
+    from scipy.spatial.transform import Rotation
+
     from graspnet_ros.dataset.annotations_xml import read_annotations
     from graspnet_ros.dataset.grasp_labels import load_grasp_labels, project_grasp_labels
     from graspnet_ros.dataset.layout import Layout
-    from scipy.spatial.transform import Rotation
 
     layout = Layout(root)
     objects = read_annotations(layout.frame_file(scene, camera, "annotations", ann))

@@ -67,13 +67,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from ..force_closure import BENCHMARK_MUS, NORMALS, force_closure_labels
-from ..sdf import close_jaws, close_jaws_naive, friction_labels
 from ..grasp import WIDTH, GraspGroup
 from ..gripper import CollisionResult, GripperModel, _region_masks
 from ..nms import pose_nms
+from ..sdf import close_jaws, close_jaws_naive, friction_labels
 from .ground_truth import FrameGroundTruth, crop_box
 
 #: Index of the unassigned group (only with ``assign_max_distance``).

@@ -36,8 +36,8 @@ from .._native import import_open3d
 from ..dataset.annotations_xml import read_annotations
 from ..dataset.layout import Layout
 from ..force_closure import MeshRaycaster
-from ..sdf import GridSdf, load_or_build_sdf
 from ..gripper import table_points
+from ..sdf import GridSdf, load_or_build_sdf
 
 #: Voxel size (m) of the model points used for assignment and collision checks.
 MODEL_VOXEL_SIZE = 0.008
