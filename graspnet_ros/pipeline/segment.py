@@ -157,7 +157,7 @@ def fit_support_plane(points: np.ndarray, config: SegmentationConfig = Segmentat
     """The support plane (4,) of an (N, 3) cloud, or None when no plane qualifies.
 
     Hypotheses: ``ransac_iterations`` seed points (seeded draw), each with the
-    plane of its 24 nearest neighbours (local PCA, so a seed on the table
+    plane of its 16 nearest neighbours (local PCA, so a seed on the table
     proposes the table even where the table is a small part of the view).
     Each is scored by its inliers on a subsample: points within
     ``plane_distance`` whose own local normal agrees (a wall crossing a
@@ -204,8 +204,8 @@ def fit_support_plane(points: np.ndarray, config: SegmentationConfig = Segmentat
     # within plane_distance would tilt it), with a tighter band the second time
     for band in (config.plane_distance, 0.5 * config.plane_distance):
         cand = p[np.abs(p @ plane[:3] + plane[3]) < band]
-        if len(cand) > 5000:
-            cand = cand[rng.choice(len(cand), 5000, replace=False)]
+        if len(cand) > 3000:
+            cand = cand[rng.choice(len(cand), 3000, replace=False)]
         q = cand[np.abs(_local_planes(p, tree, cand)[0] @ plane[:3]) > np.cos(np.deg2rad(15.0))]
         if len(q) < 3:
             break
@@ -237,7 +237,7 @@ def _standing(p: np.ndarray, plane: np.ndarray, config: SegmentationConfig, regi
     return height, on_plane, above
 
 
-def _local_planes(p: np.ndarray, tree, at: np.ndarray, k: int = 24) -> tuple[np.ndarray, np.ndarray]:
+def _local_planes(p: np.ndarray, tree, at: np.ndarray, k: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """Plane (normal toward the origin, offset >= 0) of the k nearest points of ``p`` around each of ``at``."""
     _, nbr = tree.query(at, k=min(k, len(p)))
     centre = p[nbr].mean(axis=1)
