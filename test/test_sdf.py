@@ -197,3 +197,18 @@ def test_evaluator_keeps_float32_clipped_widths(tmp_path):
     assert EvalConfig().contact_normals == "dexnet"
     with pytest.raises(ValueError):
         EvalConfig(contact_normals="ray")
+
+
+def test_inside_parity_equals_sdfgen_loop_twin():
+    # a sphere, and a box whose faces and edges lie exactly on grid lines (SDFGen's tie rules decide)
+    boxm = trimesh.creation.box((0.04, 0.02, 0.02))
+    for mesh in (trimesh.creation.icosphere(subdivisions=2, radius=0.03), boxm):
+        origin, dx = S.sdfgen_grid(mesh.vertices, dim=24, padding=2)
+        fast = S.crossing_parity(mesh.vertices, mesh.faces, origin, dx, (24, 24, 24))
+        naive = S.crossing_parity_naive(mesh.vertices, mesh.faces, origin, dx, (24, 24, 24))
+        np.testing.assert_array_equal(fast, naive)
+        assert 0 < fast.sum() < fast.size
+    origin = np.float32(-0.01) * np.ones(3, np.float32)
+    fast = S.crossing_parity(boxm.vertices, boxm.faces, origin, np.float32(0.002), (12, 12, 12))
+    np.testing.assert_array_equal(fast, S.crossing_parity_naive(boxm.vertices, boxm.faces, origin,
+                                                                np.float32(0.002), (12, 12, 12)))
