@@ -18,13 +18,24 @@ from scipy.spatial.transform import Rotation
 from graspnet_ros import cli
 from graspnet_ros._native import import_open3d
 from graspnet_ros.calibration.config import CalibrationConfig, default_config_path, load_config
-from graspnet_ros.calibration.detect import (DetectionError, DetectionLimits, detect_target, detector_offset,
-                                             draw_detection, find_target)
+from graspnet_ros.calibration.detect import (
+    DetectionError,
+    DetectionLimits,
+    detect_target,
+    detector_offset,
+    draw_detection,
+    find_target,
+)
 from graspnet_ros.calibration.fusion import DepthView, fuse_views, nearest_distances
-from graspnet_ros.calibration.handeye import (HandEyeLimits, check_motion, opencv_methods, park_martin,
-                                              solve_hand_eye)
-from graspnet_ros.calibration.poses import (cam0_wrt_table, camera_poses_from_targets, invert, make_transform,
-                                            pose_error, save_camera_poses)
+from graspnet_ros.calibration.handeye import HandEyeLimits, check_motion, opencv_methods, park_martin, solve_hand_eye
+from graspnet_ros.calibration.poses import (
+    cam0_wrt_table,
+    camera_poses_from_targets,
+    invert,
+    make_transform,
+    pose_error,
+    save_camera_poses,
+)
 from graspnet_ros.calibration.render import D435_K, D435_SIZE, look_at, render_target, sample_view_poses
 from graspnet_ros.calibration.result import CalibrationResult, load_calibration, save_calibration
 from graspnet_ros.calibration.targets import CharucoTarget, MarkerTarget, target_from_config

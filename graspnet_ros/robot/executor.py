@@ -39,8 +39,7 @@ import yaml
 
 from ..grasp import GraspGroup
 from ..tool_frame import ToolFrame, grasp_to_tool_poses
-from .base import (Arm, LiftOracle, MotionStopped, Recoverable, RobotError, SpeedLimits, as_pose,
-                   pose_from_xyz_quat)
+from .base import Arm, LiftOracle, MotionStopped, Recoverable, RobotError, SpeedLimits, as_pose
 from .safety import SafetyChecker, SafetyConfig, SafetyReport
 
 PHASES = ("pre_grasp", "approach", "close", "lift", "verify")
