@@ -269,3 +269,27 @@ def test_kinect_noise_grows_with_distance():
         diff = (err[:, 1:] - err[:, :-1])[:, ::2]  # neighbours: the smooth parts cancel
         spread.append(np.nanstd(diff) / np.sqrt(2))
     assert spread[1] > 2.0 * spread[0], spread
+
+
+def test_generator_records_and_keeps_its_depth_model(tmp_path):
+    """``data generate --noise`` is written to synthetic.yaml; a root is never
+    extended with the other model (roots from before the option are simple)."""
+    import yaml
+
+    from graspnet_ros.dataset.generate import INFO_FILE, check_info, generate
+    from graspnet_ros.dataset.presets import get_preset
+
+    preset = get_preset("tiny")
+    check_info(tmp_path, preset, 0, "sensor")
+    assert yaml.safe_load((tmp_path / INFO_FILE).read_text())["noise"] == "sensor"
+    check_info(tmp_path, preset, 0, "sensor")
+    with pytest.raises(ValueError, match="depth model"):
+        check_info(tmp_path, preset, 0, "simple")
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / INFO_FILE).write_text(yaml.safe_dump({"preset": "tiny", "seed": 0}))
+    check_info(old, preset, 0)
+    with pytest.raises(ValueError, match="depth model"):
+        check_info(old, preset, 0, "sensor")
+    with pytest.raises(ValueError, match="noise model"):
+        generate(tmp_path / "new", "tiny", noise="fancy")

@@ -2,7 +2,7 @@
 
 Sub-commands:
   generate --root DIR --preset {tiny,small,full} [--workers N] [--scheduler ADDRESS|local] [--seed S]
-           [--no-annotate]
+           [--no-annotate] [--noise simple|sensor]
   compact  --root DIR [--objects ...] [--workers N] [--scheduler ADDRESS|local]
   check    --root DIR [--deep]   (--deep decodes every file and lists every broken one)
   draw     --root DIR --scene S --ann A [--camera realsense|kinect] --out PNG
@@ -19,7 +19,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
     try:
         report = generate(args.root, args.preset, workers=args.workers, seed=args.seed,
-                          annotate_labels=not args.no_annotate, scheduler=args.scheduler)
+                          annotate_labels=not args.no_annotate, scheduler=args.scheduler, noise=args.noise)
     except ImportError as exc:
         print(f"graspnet-ros data generate: error: {exc}", file=sys.stderr)
         return 2
@@ -127,6 +127,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "LocalCluster of --workers processes (default: the local process pool)")
     g.add_argument("--seed", type=int, default=0, help="every scene is a function of (seed, scene id)")
     g.add_argument("--no-annotate", action="store_true", help="skip grasp, tolerance and collision labels")
+    g.add_argument("--noise", choices=("simple", "sensor"), default="simple",
+                   help="depth model: per-pixel noise on the render (default) or the camera simulated "
+                        "(active stereo / time of flight, about 1 s per frame); recorded in synthetic.yaml")
     g.set_defaults(func=run_generate)
 
     k = sub.add_parser("compact", help="derive memory-mapped compact training labels (grasp_label_compact/)",
