@@ -647,3 +647,26 @@ def test_eye_in_hand_calibration_drives_the_executor_with_the_capture_time_flang
     wrong = ex.execute(seen, arm.scene_points(), T_base_flange=ex.flange_pose())  # the pose at execution time
     assert not wrong.success and arm.lifted_object() is None
     assert wrong.refused or np.linalg.norm(wrong.grasp.translations[0, :2] - [0.1, 0.05]) > 0.05
+
+
+def test_eye_in_hand_flange_pose_takes_the_tool_offset_from_the_config():
+    """calibration.tool_in_flange (T_flange<-tool): the flange pose is the arm's tool pose moved back
+    by it, and the camera pose is that flange pose composed with T_flange<-camera."""
+    from graspnet_ros.robot.executor import ExecutorConfig, GraspExecutor
+    from graspnet_ros.robot.sim import SimArm
+
+    tool_in_flange = make_transform(Rotation.from_euler("z", 45, degrees=True).as_matrix(), [0.0, 0.0, 0.15])
+    cfg = ExecutorConfig.from_mapping({"calibration": {"mode": "eye-in-hand", "matrix": X_EYE_IN_HAND.tolist(),
+                                                       "tool_in_flange": tool_in_flange.tolist()}})
+    arm = SimArm([])
+    arm.reset(0)
+    ex = GraspExecutor(arm, cfg)
+    flange = ex.flange_pose()
+    np.testing.assert_allclose(flange @ tool_in_flange, arm.tool_pose(), atol=1e-12)
+    np.testing.assert_allclose(ex.camera_pose(flange), flange @ X_EYE_IN_HAND, atol=1e-12)
+    np.testing.assert_allclose(ex.base_from("camera_color_optical_frame", flange), flange @ X_EYE_IN_HAND)
+    with pytest.raises(ValueError, match="flange pose T_base<-flange at its capture time"):
+        ex.base_from("camera_color_optical_frame")
+    with pytest.raises(ValueError, match=r"calibration.tool_in_flange \(T_flange<-tool\)"):
+        ExecutorConfig.from_mapping({"calibration": {"mode": "eye-in-hand", "matrix": X_EYE_IN_HAND.tolist(),
+                                                     "tool_in_flange": np.diag([1.0, 1.0, 2.0, 1.0]).tolist()}})

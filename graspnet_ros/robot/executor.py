@@ -32,7 +32,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 import yaml
@@ -41,6 +41,9 @@ from ..grasp import GraspGroup
 from ..tool_frame import ToolFrame, grasp_to_tool_poses
 from .base import Arm, LiftOracle, MotionStopped, Recoverable, RobotError, SpeedLimits, as_pose
 from .safety import SafetyChecker, SafetyConfig, SafetyReport
+
+if TYPE_CHECKING:
+    from ..calibration.result import CalibrationResult
 
 PHASES = ("pre_grasp", "approach", "close", "lift", "verify")
 
@@ -71,7 +74,7 @@ def calibration_from_mapping(data: Mapping[str, Any]) -> np.ndarray:
     return base_from_camera(read_mapping(data, "executor calibration"))
 
 
-def _read_camera_calibration(calib: Mapping[str, Any], base_dir: Path | None):
+def _read_camera_calibration(calib: Mapping[str, Any], base_dir: Path | None) -> CalibrationResult | None:
     """The executor config's ``calibration`` section as a CalibrationResult (None when unset)."""
     from ..calibration.result import calibration_from_mapping as read_mapping
     from ..calibration.result import read_calibration
@@ -147,7 +150,7 @@ class ExecutorConfig:
     robot: dict = field(default_factory=lambda: {"driver": "sim"})
     inputs: InputLimits = field(default_factory=InputLimits)
     #: the calibration file's content (mode, frames); eye-in-hand: transform = T_flange<-camera
-    camera_calibration: Any = None
+    camera_calibration: CalibrationResult | None = None
     #: T_flange<-tool (4x4, m): the arm's reported tool frame in the flange frame the
     #: eye-in-hand calibration was solved in (identity: the calibration's robot poses were tool poses)
     T_flange_tool: np.ndarray = field(default_factory=lambda: np.eye(4))
