@@ -271,7 +271,8 @@ def write_dumps(root: Path, frames: dict, camera: str, work: Path, names: list[s
         print(f"  scene {scene}: predictions written", flush=True)
 
 
-def run_ours(root: Path, frames: dict, camera: str, work: Path, dump_name: str, method: str) -> dict:
+def run_ours(root: Path, frames: dict, camera: str, work: Path, dump_name: str, method: str,
+             build_sdfs: bool = False) -> dict:
     from graspnet_ros.dataset.layout import Layout
     from graspnet_ros.evaluation import EvalConfig, evaluate_frame, load_predictions
     from graspnet_ros.evaluation.ground_truth import FrameGroundTruth, ModelCache, SceneCamera
@@ -284,6 +285,8 @@ def run_ours(root: Path, frames: dict, camera: str, work: Path, dump_name: str, 
         cache, cams = ModelCache(root), SceneCamera.load(layout, scene, camera)
         gt0 = FrameGroundTruth.from_root(root, scene, camera, anns[0], cache, cams)
         for m in gt0.models:
+            if build_sdfs:
+                m.sdf_file = None  # build from the mesh, ignoring the dataset's textured.sdf
             m.tree  # noqa: B018  the loading the first evaluation would do
             if method == "dexnet":
                 m.sdf  # noqa: B018
@@ -456,6 +459,9 @@ def main() -> None:
     ap.add_argument("--reuse-reference", action="store_true",
                     help="compare with the reference_*.npz of an earlier run in --work (same options)")
     ap.add_argument("--reference-side", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--build-sdfs", action="store_true",
+                    help="this package's evaluator builds its SDFs from the meshes instead of reading textured.sdf "
+                         "(to compare against textured.sdf files made by another tool, e.g. SDFGen itself)")
     ap.add_argument("--stress", type=int, default=0, metavar="N",
                     help="also compare labels of N random object-frame grasps per model")
     ap.add_argument("--reference-contacts", action="store_true", help=argparse.SUPPRESS)
@@ -489,7 +495,7 @@ def main() -> None:
               "(see the module docstring for the reference environment)")
     reports = {}
     for name in args.dumps:
-        ours = run_ours(root, frames, args.camera, work, name, "dexnet")
+        ours = run_ours(root, frames, args.camera, work, name, "dexnet", args.build_sdfs)
         old = run_ours(root, frames, args.camera, work, name, "sdf")
         report = {"ours_ms_per_frame": {"warm": 1e3 * float(np.median(ours["warm"])),
                                         "with_reading": 1e3 * float(np.median(ours["cold"])),

@@ -48,7 +48,7 @@ def test_grid_size_origin_and_spacing(box):
     np.testing.assert_allclose(sdf.origin, centre - 50 * 0.001, atol=1e-7)
     # nodes: negative inside, positive outside; near the surface |value| = distance to the nearest face
     node = np.round(sdf.to_grid(centre[None])[0]).astype(int)
-    assert sdf.data[tuple(node)] < -0.01  # far from the surface: an estimate, as SDFGen's sweep
+    assert sdf.data[tuple(node)] == pytest.approx(-0.015, abs=1e-6)  # the sweep finds the nearest face here
     assert sdf.data[tuple(node + [0, 0, 13])] == pytest.approx(-0.002, abs=1e-6)
     assert sdf.data[tuple(node + [0, 0, 16])] == pytest.approx(0.001, abs=1e-6)
     assert sdf.data[0, 0, 0] > 0 and sdf.data[99, 99, 99] > 0
@@ -95,15 +95,14 @@ def test_zero_crossing_rejects_flat_faces():
                                       np.array([far(1.0)]))).all()
 
 
-def test_flat_face_has_no_contact_curved_face_has():
+def test_flat_face_has_no_contact_curved_face_has(sphere):
     plane = _plane_sdf()
     centre = plane.to_object(np.array([[40.0, 50.0, 50.0]]))
     found = S.close_jaws(plane, centre, [[1.0, 0, 0]], [0.02]).found
     assert not found.any()  # linear SDF along the jaw: every zero-crossing fit is rejected
     assert not S.close_jaws_naive(plane, centre[0], [1.0, 0, 0], 0.02)[0]
     # the same march crosses the sphere's curved surface
-    m = trimesh.creation.icosphere(subdivisions=4, radius=0.03)
-    sdf = S.build_sdf(m.vertices, m.faces)
+    sdf = sphere[1]
     contacts = S.close_jaws(sdf, np.zeros((1, 3)), [[1.0, 0, 0]], [0.1])
     assert contacts.found[0]
     np.testing.assert_allclose(np.abs(contacts.points[0, :, 0]), 0.03, atol=2e-4)
@@ -197,6 +196,18 @@ def test_evaluator_keeps_float32_clipped_widths(tmp_path):
     assert EvalConfig().contact_normals == "dexnet"
     with pytest.raises(ValueError):
         EvalConfig(contact_normals="ray")
+
+
+def test_sdfgen_distances_equal_loop_twin():
+    # SDFGen's band and sweeps, compiled, against the literal loops on small grids (a sphere; a box whose
+    # faces lie on grid lines), bit for bit
+    for mesh in (trimesh.creation.icosphere(subdivisions=1, radius=0.03), trimesh.creation.box((0.04, 0.02, 0.02))):
+        origin, dx = S.sdfgen_grid(mesh.vertices, dim=10, padding=2)
+        fast = S._sdfgen_distances(mesh.vertices.astype(np.float32), mesh.faces.astype(np.int64), origin, dx,
+                                   10, 10, 10, 1)
+        naive = S.sdfgen_distances_naive(mesh.vertices, mesh.faces, origin, dx, (10, 10, 10))
+        np.testing.assert_array_equal(fast, naive)
+        assert fast.min() >= 0 and fast.max() > 2 * dx
 
 
 def test_inside_parity_equals_sdfgen_loop_twin():
