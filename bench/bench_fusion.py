@@ -19,23 +19,29 @@ the mean over scenes, and per scene.
 
 Measured (2026-12-02, 2 shared cores, scenes 0-5, 8 objects, ring 0.5 m at
 55 deg, model-free baseline detector, default detector config; mean AP /
-AP0.8 / AP0.4 over the 6 scenes, in %):
+AP0.8 / AP0.4 over the 6 scenes, in %; one scene varies by +-10 AP, so a
+6-scene mean by about +-3):
 
-  exact depth (--noiseless)   1 view 59.8 / 68.5 / 53.6   2 views 63.8 / 77.4 / 50.1   4 views 71.6 / 84.1 / 59.6
-  RealSense noise (default)   1 view 73.2 / 86.8 / 64.2   2 views 71.3 / 83.4 / 62.5   4 views 66.2 / 80.2 / 55.3
+  --noise         1 view               2 views              4 views
+  none (exact)    59.8 / 68.5 / 53.6   63.8 / 77.4 / 50.1   71.6 / 84.1 / 59.6
+  full (default)  70.3 / 82.1 / 62.4   67.8 / 80.0 / 57.2   66.1 / 81.1 / 53.3
+  pixel           69.0 / 80.7 / 59.8                        64.6 / 76.4 / 49.8
+  correlated      67.3 / 79.9 / 54.4                        70.5 / 83.1 / 57.4
 
-With exact depth, fusing 4 views adds 12 AP points (the objects' far sides
-fill in; 5 of 6 scenes gain). With the RealSense noise model it costs 7: the
-single-view baseline scores higher on noisy depth than on exact depth (it
-was tuned on noisy frames), and fused noisy views lower it in 5 of 6 scenes
-although the free-space check drops ~80% of the points more than 4 mm off any
-surface (measured on scene 0) and keeps ~98.6% of the good ones. detect
-takes 1.5 / 2.0 / 3.9 s per scene for 1 / 2 / 4 noisy views. Fusion helps
-this detector only when the depth is clean; a real multi-view gain needs a
-detector tuned (or trained) on fused clouds.
+With exact depth, fusing 4 views adds 12 AP (the objects' far sides fill in;
+5 of 6 scenes gain). With the full RealSense noise model it costs 4 (5 of 6
+scenes lose), and the independent per-pixel disparity noise is what does it:
+with only the smooth, correlated error fusion gains 3, with only the
+per-pixel noise it loses 4. The free-space check is not the limit: on scene
+0 it drops ~80% of the fused points lying more than 4 mm off every surface
+and ~1.4% of those within 2 mm. The single-view baseline also scores higher
+on noisy depth than on exact depth (not investigated further). detect
+took 2.5-3.2 s per scene for 1 view and ~10 s for 4 (shared machine).
+Fusion helps this detector only on clean depth; a gain on noisy views needs
+a detector tuned (or trained) on fused clouds.
 
 Run: .venv/bin/python bench/bench_fusion.py [--scenes 0 1 2 3 4 5] [--views 1 2 4] [--objects 8]
-     [--out /tmp/graspnet_ros_bench_fusion]
+     [--noise full|pixel|correlated|none] [--icp] [--out /tmp/graspnet_ros_bench_fusion]
 """
 
 from __future__ import annotations
@@ -63,24 +69,29 @@ def ring_poses(num: int, distance: float, elevation_deg: float, centre=(0.0, 0.0
     return np.array(out)
 
 
-def write_scene(folder: Path, scene, poses: np.ndarray, seed: int, noise: bool = True) -> None:
-    """depth/%04d.png (uint16 mm, RealSense noise unless ``noise`` is False), camera_poses.npy
+#: --noise: keyword arguments of the RealSense noise model (None = exact depth)
+NOISE = {"full": {}, "pixel": {"correlated_sigma": 0.0}, "correlated": {"disparity_sigma": 0.0}, "none": None}
+
+
+def write_scene(folder: Path, scene, poses: np.ndarray, seed: int, noise: str = "full") -> None:
+    """depth/%04d.png (uint16 mm; RealSense noise model, see NOISE), camera_poses.npy
     (T_cam0<-cam_k), camK.npy."""
     import cv2
 
-    from graspnet_ros.dataset.synthetic.cameras import camera_model
+    from graspnet_ros.dataset.synthetic.cameras import camera_model, realsense_noise
     from graspnet_ros.dataset.synthetic.render import SceneRaycaster
-    from graspnet_ros.dataset.synthetic.scenes import render_frame
 
     (folder / "depth").mkdir(parents=True, exist_ok=True)
+    camera = camera_model("realsense")
     raycaster = SceneRaycaster(scene.meshes, scene.table_poses)
     rng = np.random.default_rng(seed)
     for k, T in enumerate(poses):
-        _, noisy, _, exact = render_frame(raycaster, "realsense", T, list(scene.obj_ids), rng)
-        depth = noisy if noise else exact
+        hits = raycaster.cast(camera, T)
+        depth = hits.depth if NOISE[noise] is None else realsense_noise(hits.depth, hits.cos_incidence, camera, rng,
+                                                                        **NOISE[noise])
         cv2.imwrite(str(folder / "depth" / f"{k:04d}.png"), np.round(depth * 1000.0).astype(np.uint16))
     np.save(folder / "camera_poses.npy", np.linalg.inv(poses[0]) @ poses)
-    np.save(folder / "camK.npy", camera_model("realsense").K)
+    np.save(folder / "camK.npy", camera.K)
 
 
 def main() -> None:
@@ -90,7 +101,10 @@ def main() -> None:
     ap.add_argument("--objects", type=int, default=8)
     ap.add_argument("--distance", type=float, default=0.5, help="camera distance from the table centre (m)")
     ap.add_argument("--elevation", type=float, default=55.0, help="camera elevation above the table (deg)")
-    ap.add_argument("--noiseless", action="store_true", help="exact depth (no RealSense noise model)")
+    ap.add_argument("--noise", choices=sorted(NOISE), default="full",
+                    help="RealSense depth noise: full model, pixel (independent disparity noise only), correlated "
+                         "(smooth disparity error only), none (exact depth); edges, flying pixels and dropouts "
+                         "are in all but none")
     ap.add_argument("--icp", action="store_true", help="detect --icp: refine the view poses by ICP")
     ap.add_argument("--out", default="/tmp/graspnet_ros_bench_fusion")
     args = ap.parse_args()
@@ -105,11 +119,11 @@ def main() -> None:
     rows: dict[int, list[tuple[float, float, float, int, float]]] = {n: [] for n in args.views}
     poses = ring_poses(max(args.views), args.distance, args.elevation)
     print(f"{len(args.scenes)} scenes x {args.objects} objects, views {args.views}, ring at {args.distance} m, "
-          f"{args.elevation} deg elevation")
+          f"{args.elevation} deg elevation, depth noise: {args.noise}")
     for s in args.scenes:
         scene = toy_scene(args.objects, seed=1000 + s)
         folder = out / f"scene_{s:03d}"
-        write_scene(folder, scene, poses, seed=s, noise=not args.noiseless)
+        write_scene(folder, scene, poses, seed=s, noise=args.noise)
         cam0_from_table = np.linalg.inv(poses[0])
         gt = FrameGroundTruth.from_meshes(scene.obj_ids, cam0_from_table[None] @ scene.table_poses, scene.meshes,
                                           cam0_from_table, name=f"scene {s}")
