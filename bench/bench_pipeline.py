@@ -101,7 +101,8 @@ def main() -> None:
             print(f"{name:<20}{label:<22}{t['wall']:>8.0f}{t.get('prepare', 0):>9.0f}{t.get('detect', 0):>8.0f}"
                   f"{t.get('nms', 0):>6.1f}")
         print(f"{name:<20}{'ratio with / without':<22}{a['wall'] / b['wall']:>8.2f}")
-    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; {len(clouds)} synthetic frames "
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {rss:.0f} MB; {len(clouds)} synthetic frames "
           f"of {int(np.median([len(c) for c in clouds]))} points (median)")
 
 

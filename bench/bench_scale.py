@@ -137,7 +137,6 @@ def _full_shape_root(work: Path, tiny: Path) -> tuple[Path, list[int]]:
 
 
 def bench_labels(work: Path, steps: int) -> dict:
-    import dataclasses
 
     from graspnet_ros.dataset.grasp_labels import compact_all, compact_label_path
     from graspnet_ros.model.config import get_config

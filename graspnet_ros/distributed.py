@@ -59,7 +59,7 @@ def dask_client(scheduler: Any, workers: int = 2, env: dict[str, str] | None = N
         client = Client(scheduler, timeout="30s")
     except (OSError, TimeoutError) as exc:
         raise ValueError(f"--scheduler {scheduler}: no dask scheduler answers there ({exc}); start one with "
-                         "`dask scheduler` and workers with `dask worker ADDRESS`, or use --scheduler local")
+                         "`dask scheduler` and workers with `dask worker ADDRESS`, or use --scheduler local") from None
     try:
         yield client
     finally:

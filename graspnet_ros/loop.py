@@ -524,6 +524,6 @@ def write_picture(out: str | Path, a: Attempt) -> Path:
     return write_png(out, img)
 
 
-__all__ = ["run_loop", "DatasetScene", "SimArmCamera", "raycast_view", "LoopResult", "Attempt", "LoopScene", "Frame", "build_scene", "render", "camera_pose",
-           "load_object", "default_object_ids", "assign_objects", "cache_dir", "summary", "attempt_summary",
-           "write_picture"]
+__all__ = ["run_loop", "DatasetScene", "SimArmCamera", "raycast_view", "LoopResult", "Attempt", "LoopScene", "Frame",
+           "build_scene", "render", "camera_pose", "load_object", "default_object_ids", "assign_objects",
+           "cache_dir", "summary", "attempt_summary", "write_picture"]

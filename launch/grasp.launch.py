@@ -93,8 +93,8 @@ def _nodes(context, config: str):
                             parameters=[arg("camera_config"),
                                         {"source": arg("camera_source"), "camera_model": arg("camera_model")}]))
     else:
-        actions.append(LogInfo(msg=f"camera:={camera}: no camera started; the detector listens on "
-                                   f"{det_params.get('cloud_topic') or det_params.get('depth_topic') or 'its configured topics'}"))
+        topic = det_params.get("cloud_topic") or det_params.get("depth_topic") or "its configured topics"
+        actions.append(LogInfo(msg=f"camera:={camera}: no camera started; the detector listens on {topic}"))
     det_exe, det_ns, _ = NODES["grasp_detector_node"]
     actions.append(Node(package=PACKAGE, executable=det_exe, name="grasp_detector_node", namespace=det_ns,
                         output="screen", parameters=[arg("detector_config"), det_params]))

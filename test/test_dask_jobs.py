@@ -31,7 +31,8 @@ distributed = pytest.importorskip("distributed", reason="dask.distributed is pin
 def cluster():
     """2 single-threaded worker processes (restarted by their nanny when killed), loopback only."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address="127.0.0.1:0", env=WORKER_ENV) as c, distributed.Client(c) as client:
+                                  dashboard_address="127.0.0.1:0", env=WORKER_ENV) as c, \
+            distributed.Client(c) as client:
         yield client
 
 

@@ -319,13 +319,13 @@ def test_reader_errors_name_the_file(root_copy):
     depth = frame.paths["depth"]
     depth.unlink()
     with pytest.raises(FileNotFoundError, match=str(depth)):
-        frame.depth
+        _ = frame.depth
     frame.paths["rgb"].write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     with pytest.raises(ValueError, match=f"{frame.paths['rgb']}: unreadable rgb PNG"):
-        frame.rgb
+        _ = frame.rgb
     cv2.imwrite(str(frame.paths["label"]), np.zeros((4, 4, 3), np.uint8))
     with pytest.raises(ValueError, match="one channel"):
-        frame.label
+        _ = frame.label
     with pytest.raises(FileNotFoundError, match="099_labels.npz"):
         ds.grasp_labels(99)
     with pytest.raises(FileNotFoundError, match="models/099/nontextured.ply"):

@@ -181,8 +181,8 @@ def test_bad_input_gives_logged_error_and_empty_result(ros, scene):
     for name, msg, reason in _bad_clouds(pts):
         assert _publish_until(pub, msg, grasps_in, timeout=30.0), f"{name}: no answer"
         assert len(grasps_in[-1].grasps) == 0, name
-        assert wait_for(lambda: any(l.level == Log.ERROR and reason in l.msg and l.name == node.get_name()
-                                    for l in logs), 10.0), f"{name}: no error log with '{reason}'"
+        assert wait_for(lambda: any(e.level == Log.ERROR and reason in e.msg and e.name == node.get_name()
+                                    for e in logs), 10.0), f"{name}: no error log with '{reason}'"
     # still alive: a good cloud yields grasps
     assert _publish_until(pub, cv.cloud_to_msg(pts, FRAME), grasps_in)
     assert len(grasps_in[-1].grasps) > 0
@@ -209,7 +209,7 @@ def test_depth_input_and_wrong_encoding(ros, scene):
     assert len(grasps_in[-1].grasps) > 0 and grasps_in[-1].header.stamp.sec == 7
     assert _publish_until(pub_depth, cv.color_to_msg(frame.rgb, FRAME, 8.0), grasps_in)
     assert len(grasps_in[-1].grasps) == 0
-    assert wait_for(lambda: any(l.level == Log.ERROR and "rgb8" in l.msg for l in logs), 10.0)
+    assert wait_for(lambda: any(e.level == Log.ERROR and "rgb8" in e.msg for e in logs), 10.0)
 
 
 def test_latest_frame_wins(ros, scene):

@@ -170,8 +170,10 @@ def test_cylinder_query_matches_naive(gen):
 def test_cylinder_query_has_no_cap(gen):
     # 1500 points inside the tallest cylinder; the shortest one's members come late in index order,
     # so a search limited to the tallest cylinder's first 256 members misses them
-    tall = torch.rand(1, 1500, 3, generator=gen) * torch.tensor([0.03, 0.04, 0.04]) + torch.tensor([0.015, -0.02, -0.02])
-    short = torch.rand(1, 100, 3, generator=gen) * torch.tensor([0.02, 0.02, 0.02]) + torch.tensor([-0.015, -0.01, -0.01])
+    tall = (torch.rand(1, 1500, 3, generator=gen) * torch.tensor([0.03, 0.04, 0.04])
+            + torch.tensor([0.015, -0.02, -0.02]))
+    short = (torch.rand(1, 100, 3, generator=gen) * torch.tensor([0.02, 0.02, 0.02])
+             + torch.tensor([-0.015, -0.01, -0.01]))
     xyz = (torch.cat([tall, short], dim=1) + 0.5).float()
     centers = torch.full((1, 2, 3), 0.5)
     rot = torch.eye(3).expand(1, 2, 3, 3).clone()

@@ -214,7 +214,8 @@ def _views(n: int = 300) -> torch.Tensor:  # loss_utils.generate_grasp_views
     views = []
     for i in range(n):
         zi = (2 * i + 1) / n - 1
-        views.append([np.sqrt(1 - zi ** 2) * np.cos(2 * i * np.pi * phi), np.sqrt(1 - zi ** 2) * np.sin(2 * i * np.pi * phi), zi])
+        r = np.sqrt(1 - zi ** 2)
+        views.append([r * np.cos(2 * i * np.pi * phi), r * np.sin(2 * i * np.pi * phi), zi])
     return torch.from_numpy(np.array(views).astype(np.float32))
 
 

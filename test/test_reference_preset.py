@@ -37,7 +37,8 @@ def test_model_free_collision_matches_the_dense_reference():
     assert np.array_equal(got, model_free_collision_naive(grasps, cloud))
     assert 0 < got.sum() < len(got)  # both outcomes occur
     for kw in (dict(voxel_size=0.005, approach_dist=0.02, collision_thresh=0.05), dict(approach_dist=0.0)):
-        assert np.array_equal(model_free_collision(grasps, cloud, **kw), model_free_collision_naive(grasps, cloud, **kw))
+        fast, naive = model_free_collision(grasps, cloud, **kw), model_free_collision_naive(grasps, cloud, **kw)
+        assert np.array_equal(fast, naive)
 
 
 def test_model_free_collision_rejects_bad_voxel():
@@ -68,7 +69,8 @@ def test_decode_reference_refuses_several_grasps_per_seed():
 def test_reference_detector_follows_the_demo():
     rng = np.random.default_rng(2)
     cloud = _box_cloud(rng, 2000)
-    cloud = np.concatenate([cloud, [[np.nan, 0, 1], [0.0, 0.0, 0.0], [0.1, 0.1, -0.2]]])  # dropped: the demo's depth > 0
+    # dropped: the demo keeps depth > 0
+    cloud = np.concatenate([cloud, [[np.nan, 0, 1], [0.0, 0.0, 0.0], [0.1, 0.1, -0.2]]])
     cfg = dataclasses.replace(reference(), num_points=800, backbone=BackboneConfig(npoints=(128, 64, 32, 16)))
     torch.manual_seed(0)
     det = ReferenceDetector(GraspNet(cfg), ReferenceDemoConfig(seed=5))

@@ -225,7 +225,7 @@ def test_files_and_pose_consistency(root):
         K = np.load(layout.camK(0, cam))
         poses = np.load(layout.camera_poses(0, cam))
         cam0 = np.load(layout.cam0_wrt_table(0, cam))
-        assert poses.shape == (2, 4, 4) and K.shape == (3, 3)
+        assert poses.shape == (2, 4, 4) and K.shape == (3, 3) and cam0.shape == (4, 4)
         np.testing.assert_array_equal(poses[0], np.eye(4))
         frame0 = read_annotations(layout.frame_file(0, cam, "annotations", 0))
         for i in range(len(poses)):

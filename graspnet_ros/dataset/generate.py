@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from .layout import Layout, split_of_scene
@@ -124,7 +123,7 @@ def generate_objects(root: str | Path, obj_ids: list[int], workers: int = 1,
     ``client``: a ``distributed.Client``, one task per object."""
     layout = Layout(root)
     todo = [(str(root), i) for i in obj_ids if not object_complete(layout, i)]
-    for obj_id, written, seconds in _run(_object_job, todo, workers, client, "object"):
+    for obj_id, _written, seconds in _run(_object_job, todo, workers, client, "object"):
         log(f"object {obj_id:03d} ({get_spec(obj_id).name}): {seconds:.1f} s")
     return len(todo), len(obj_ids) - len(todo)
 

@@ -503,7 +503,8 @@ def compact_all(root: str | Path, obj_ids: list[int] | None = None, workers: int
 
     root = Path(root)
     if obj_ids is None:
-        obj_ids = sorted(int(p.name[:3]) for p in (Layout(root).root / "grasp_label").glob("[0-9][0-9][0-9]_labels.npz"))
+        labels = (Layout(root).root / "grasp_label").glob("[0-9][0-9][0-9]_labels.npz")
+        obj_ids = sorted(int(p.name[:3]) for p in labels)
     if not obj_ids:
         raise FileNotFoundError(f"no grasp labels under {root / 'grasp_label'}: nothing to compact")
     todo = [i for i in obj_ids if not compact_complete(root, i)]

@@ -108,7 +108,7 @@ def detect_baseline(points: np.ndarray, cfg: BaselineConfig = BaselineConfig(), 
     if not len(pool):
         return GraspGroup()
     cand = rng.choice(pool, min(cfg.num_candidates, len(pool)), replace=False)
-    C, A, D = len(cand), cfg.num_angles, len(cfg.depths)
+    C, A = len(cand), cfg.num_angles
     K = min(cfg.neighbourhood, len(pts))
     dist, nn = tree.query(pts[cand], k=K, distance_upper_bound=cfg.neighbourhood_radius)
     nn, dist = nn.reshape(C, K), dist.reshape(C, K)

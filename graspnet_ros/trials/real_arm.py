@@ -345,7 +345,7 @@ def run_real_score_bins(rig: RealRig, objects: Sequence[str], log: TrialLog, ope
                     t0 = time.perf_counter()
                     message = f"place '{name}' alone on the table in view of the camera (any pose), hands clear"
                     res = None
-                    for placement in range(1, MAX_PLACEMENTS + 1):
+                    for placement in range(1, MAX_PLACEMENTS + 1):  # noqa: B007 - logged after the loop
                         operator.ready(key, message)
                         cap = rig.capture()
                         in_bin = np.flatnonzero(bin_index(cap.grasps.scores, bins, tolerance) == bi)

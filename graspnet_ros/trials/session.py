@@ -56,7 +56,7 @@ def run_session(cfg: SessionConfig, detector: Detector | None = None,
     if cfg.protocol == "score-bins":
         names = iter_names(cfg.objects, list(catalogue), "objects")
         cases = []
-        for k, name in enumerate(names):
+        for name in names:
             mesh = catalogue[name]
             labels = cached_labels(name, mesh, cfg.label_cache, cfg.seed, cfg.labels)
             cases.append(ObjectCase(name, SimObject(mesh, place(mesh, 0.0, 0.0, 0.3), name=name,
