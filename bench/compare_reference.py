@@ -21,9 +21,12 @@ missing, about a minute): its test scenes (100, 130, 160), the first
 ``--frames`` annotated frames of each, RealSense. Steps:
 
 1. every model without a ``textured.sdf`` gets one, written from
-   :func:`graspnet_ros.sdf.build_sdf` (dex-net's SDFGen grid: 100 nodes a
-   side, padding 5) in dex-net's text format, so both evaluators read the
-   same SDF file (the real dataset ships these files);
+   :func:`graspnet_ros.sdf.build_sdf` (dex-net's SDFGen: 100 nodes a side,
+   padding 5) in dex-net's text format, or with ``--sdfgen BIN`` by SDFGen
+   itself (and compared with ``build_sdf``, bit for bit), so both evaluators
+   read the same SDF file (the real dataset ships these files); with
+   ``--build-sdfs`` this package's evaluator ignores the files and builds
+   its own;
 2. three prediction dumps per frame: ``baseline`` (the model-free detector),
    ``network`` (the shipped checkpoint), ``perturbed`` (ground-truth label
    grasps of the frame, up to 1500, with 1 mm / 3 degree / 2 mm-width noise
@@ -193,11 +196,15 @@ def ensure_root(root: Path) -> None:
                    check=True)
 
 
-def write_model_sdfs(root: Path) -> dict:
-    """textured.sdf of every model lacking one (built as SDFGen builds it); seconds per built model."""
+def write_model_sdfs(root: Path, sdfgen: Path | None = None) -> dict:
+    """textured.sdf of every model lacking one: built by :func:`graspnet_ros.sdf.build_sdf`,
+    or by the SDFGen binary ``sdfgen`` (dex-net's fork, ``SDFGen file.obj 100 5``) on an
+    OBJ of the mesh's vertices and faces, then checked against ``build_sdf``; seconds per model."""
+    import tempfile
+
     from graspnet_ros._native import import_open3d
     from graspnet_ros.dataset.layout import Layout
-    from graspnet_ros.sdf import build_sdf, write_sdf_text
+    from graspnet_ros.sdf import build_sdf, read_sdf_text, write_sdf_text
 
     o3d = import_open3d()
     layout, built = Layout(root), {}
@@ -208,10 +215,25 @@ def write_model_sdfs(root: Path) -> dict:
             continue
         mesh_path = layout.model_obj(obj) if layout.model_obj(obj).is_file() else layout.model_ply(obj)
         mesh = o3d.io.read_triangle_mesh(str(mesh_path))
+        vertices, faces = np.asarray(mesh.vertices, dtype=np.float32), np.asarray(mesh.triangles)
         t0 = time.perf_counter()
-        sdf = build_sdf(np.asarray(mesh.vertices, dtype=np.float32), np.asarray(mesh.triangles))
+        sdf = build_sdf(vertices, faces)
         built[obj] = time.perf_counter() - t0
-        write_sdf_text(sdf, target)
+        if sdfgen is None:
+            write_sdf_text(sdf, target)
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            clean = Path(tmp) / "mesh.obj"
+            with open(clean, "w") as f:
+                f.writelines(f"v {x:.9g} {y:.9g} {z:.9g}\n" for x, y, z in vertices)
+                f.writelines(f"f {a + 1} {b + 1} {c + 1}\n" for a, b, c in faces)
+            subprocess.run([str(sdfgen), str(clean), "100", "5"], check=True, capture_output=True)
+            theirs = read_sdf_text(clean.with_suffix(".sdf"))
+            clean.with_suffix(".sdf").replace(target)
+        same = np.array_equal(theirs.data, sdf.data) and np.array_equal(theirs.origin, sdf.origin) \
+            and theirs.resolution == sdf.resolution
+        print(f"  model {obj:03d}: SDFGen's textured.sdf {'==' if same else '!='} build_sdf "
+              f"(values equal: {np.mean(theirs.data == sdf.data):.6f})", flush=True)
     return built
 
 
@@ -459,6 +481,9 @@ def main() -> None:
     ap.add_argument("--reuse-reference", action="store_true",
                     help="compare with the reference_*.npz of an earlier run in --work (same options)")
     ap.add_argument("--reference-side", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--sdfgen", type=Path, default=None,
+                    help="SDFGen binary (dex-net's fork) to write missing textured.sdf files with, checked "
+                         "against graspnet_ros.sdf.build_sdf")
     ap.add_argument("--build-sdfs", action="store_true",
                     help="this package's evaluator builds its SDFs from the meshes instead of reading textured.sdf "
                          "(to compare against textured.sdf files made by another tool, e.g. SDFGen itself)")
@@ -485,7 +510,7 @@ def main() -> None:
     frames = {s: frame_ids(root, s, args.camera)[:args.frames] for s in args.scenes}
     (work / "plan.json").write_text(json.dumps({"root": str(root), "camera": args.camera,
                                                 "frames": {str(k): v for k, v in frames.items()}}))
-    built = write_model_sdfs(root)
+    built = write_model_sdfs(root, args.sdfgen)
     if built:
         print(f"textured.sdf written for {len(built)} models, {np.mean(list(built.values())):.1f} s each")
     write_dumps(root, frames, args.camera, work, args.dumps)
