@@ -44,9 +44,11 @@ class ViewAccumulator:
 
     def add(self, points: np.ndarray, T_fixed_cam: np.ndarray, stamp: float) -> None:
         """Add a cloud: points (..., 3) in its camera frame (m, NaN rows dropped), the camera's pose
-        T_fixed<-camera (4x4, m) when it was captured, at ``stamp`` s."""
+        T_fixed<-camera (4x4, m) when it was captured, at ``stamp`` s. A cloud with the stamp of
+        one already held is the same capture delivered again: it replaces that view."""
         T = check_transforms(T_fixed_cam, "camera pose T_fixed<-camera").reshape(4, 4)
         pts = voxel_downsample(finite_points(points), self.voxel)
+        self._views = [v for v in self._views if v.stamp != float(stamp)]
         self._views.append(_View(float(stamp), T, pts))
         self._views.sort(key=lambda v: v.stamp)
         newest = self._views[-1].stamp
