@@ -43,8 +43,9 @@ class NetworkDetector:
     """Adapter from :class:`graspnet_ros.model.detector.GraspDetector` (network or its
     model-free baseline) to :class:`Detector`.
 
-    The pipeline has already cropped and downsampled the cloud, so the
-    network's own voxel step is off; its timings (ms) are reported in seconds.
+    The pipeline crops and downsamples the cloud before it and runs NMS and
+    the top-k cut after it, so the network's own voxel step, NMS and cut are
+    off (:func:`make_detector`); its timings (ms) are reported in seconds.
     Its ValueErrors (too few points, ...) propagate to the caller as bad input.
     """
 
@@ -89,8 +90,8 @@ def make_detector(kind: str = "auto", checkpoint: str | Path | None = None, devi
         raise ValueError(f"detector '{kind}' needs graspnet_ros.model (torch), which is not "
                          "importable here; use detector 'geometric'")
     if module is not None:
-        # the pipeline crops and voxel-downsamples before the detector
-        cfg = module.DetectorConfig(voxel_size=0.0, seed=seed, **model_options)
+        # the pipeline crops, voxel-downsamples, runs NMS and keeps the best: the network does not again
+        cfg = module.DetectorConfig(voxel_size=0.0, seed=seed, nms=False, max_grasps=None, **model_options)
     if kind == "model" or (kind == "auto" and checkpoint):
         if not checkpoint:
             raise ValueError("detector 'model' needs a checkpoint (parameter 'checkpoint')")
