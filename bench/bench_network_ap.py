@@ -8,6 +8,11 @@ objects' box + 2 cm in the table frame, the crop graspnet-baseline's test
 loader applies -- and its grasps are scored by the project's evaluator
 (graspnet_ros.evaluation, reference semantics): AP, AP0.8, AP0.4 per split.
 
+Also prints a reliability table per method and split (issue 16: is the predicted score
+calibrated?): predicted-score bins, their grasp counts and mean true score (1.1 - mu of
+the evaluator's label, 0 for grasps that are not force-closure, collide or are empty;
+graspnet_ros.evaluation.calibration).
+
 Methods, all through graspnet_ros.model.detector.GraspDetector with the same
 pre/post-processing (voxel 5 mm, collision filter, pose NMS):
   * model      -- the checkpoint, GAF re-ranking on (paper section 4.5);
@@ -66,6 +71,28 @@ def write_dumps(root: Path, scenes: list[int], frames: int | None, camera: str, 
     return times
 
 
+def reliability(root: Path, dump: Path, splits: dict[str, list[int]], camera: str,
+                ann_ids: list[int] | None) -> dict[str, dict[str, str]]:
+    """The reliability table of each method on each split (formatted), from a second, per-grasp pass."""
+    from graspnet_ros.evaluation import EvalConfig
+    from graspnet_ros.evaluation.calibration import reliability_table, true_scores
+    from graspnet_ros.evaluation.ground_truth import ModelCache
+    from graspnet_ros.evaluation.scene import evaluate_scene
+
+    cache, out = ModelCache(root), {}
+    for m in METHODS:
+        out[m] = {}
+        for sp, scenes in splits.items():
+            pairs: list[tuple[np.ndarray, np.ndarray]] = []
+            for s in scenes:
+                evaluate_scene(root, dump / m, s, camera, EvalConfig(), ann_ids, cache,
+                               on_frame=lambda _a, r: pairs.append(true_scores(r)))
+            if pairs:
+                pred, true = (np.concatenate(x) for x in zip(*pairs))
+                out[m][sp] = reliability_table(pred, true).format()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", required=True, type=Path, help="GraspNet-layout dataset root with test scenes")
@@ -115,6 +142,7 @@ def main() -> None:
             r = summary.splits.get(sp)
             if r:
                 table.append((m, sp, 100 * r["ap"], 100 * r["ap_0.8"], 100 * r["ap_0.4"]))
+    report["reliability"] = reliability(args.root, dump, splits, args.camera, ann_ids)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(report, indent=1, default=float))
     print(f"\nAP (%) on {args.camera}, same clouds for every method; detection median ms/frame: "
@@ -127,6 +155,9 @@ def main() -> None:
         if ("model", sp) in by:
             print(f"{sp:<8} model/baseline AP ratio {by['model', sp] / max(by['baseline', sp], 1e-9):.2f}, "
                   f"GAF gain {by['model', sp] - by['model-noGAF', sp]:+.2f} AP points")
+    for m, per_split in report["reliability"].items():
+        for sp, text in per_split.items():
+            print(f"\nreliability of {m} on {sp} (mean true score per predicted-score bin):\n{text}")
     print(f"results: {args.out / 'results.json'}")
 
 

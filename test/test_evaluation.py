@@ -302,3 +302,18 @@ def test_eval_command_writes_reports(toy_root, tmp_path, capsys):
     assert cli_main(["eval", "--root", str(root), "--dump", str(dump), "--scenes", "101",
                      "--out", str(out), "--quiet"]) == 2
     assert "scene 101" in capsys.readouterr().err
+
+
+def test_reliability_table_bins_predicted_scores_and_averages_true_scores():
+    from graspnet_ros.evaluation.calibration import reliability_table
+
+    predicted = np.array([0.1, 0.12, 0.5, 0.52, 0.98, 2.0])
+    true = np.array([0.0, 0.2, 0.5, 0.3, 1.0, 0.9])
+    table = reliability_table(predicted, true, edges=(-np.inf, 0.3, 0.7, np.inf))
+    assert table.count.tolist() == [2, 2, 2]
+    np.testing.assert_allclose(table.mean_true, [0.1, 0.4, 0.95])
+    np.testing.assert_allclose(table.mean_predicted, [0.11, 0.51, 1.49])
+    empty = reliability_table(predicted[:2], true[:2], edges=(0.0, 0.5, 1.0))
+    assert empty.count.tolist() == [2, 0] and np.isnan(empty.mean_true[1]) and "grasps" in empty.format()
+    with pytest.raises(ValueError, match="differ in length"):
+        reliability_table(predicted, true[:3])
