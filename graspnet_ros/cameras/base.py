@@ -23,9 +23,6 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..dataset.synthetic.cameras import KINECT as _KINECT
-from ..dataset.synthetic.cameras import REALSENSE as _REALSENSE
-
 __all__ = ["CameraIntrinsics", "CameraFrame", "Camera", "CameraError", "DeviceLost", "EndOfStream",
            "CAMERA_MODELS", "camera_model"]
 
@@ -93,11 +90,12 @@ class CameraIntrinsics:
                        cx=(self.cx + 0.5) * sx - 0.5, cy=(self.cy + 0.5) * sy - 0.5)
 
 
-#: Colour-camera intrinsics of the two GraspNet-1Billion cameras at 1280x720
-#: (RealSense D435 and Azure Kinect); the numbers live with the synthetic
-#: camera models (graspnet_ros.dataset.synthetic.cameras).
+#: Colour-camera intrinsics of the two GraspNet-1Billion cameras at 1280x720 (RealSense D435
+#: and Azure Kinect), pixels; the synthetic dataset's camera models
+#: (graspnet_ros.dataset.synthetic.cameras) add their depth-noise parameters to these.
 CAMERA_MODELS: dict[str, CameraIntrinsics] = {
-    m.name: CameraIntrinsics(m.width, m.height, m.fx, m.fy, m.cx, m.cy) for m in (_REALSENSE, _KINECT)
+    "realsense": CameraIntrinsics(1280, 720, 927.17, 927.37, 651.32, 349.62),
+    "kinect": CameraIntrinsics(1280, 720, 631.55, 631.21, 638.43, 366.50),
 }
 
 

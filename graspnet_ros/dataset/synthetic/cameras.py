@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ...cameras.base import CAMERA_MODELS as INTRINSICS
 from ...views import look_at
 
 
@@ -51,8 +52,13 @@ class CameraModel:
         return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
 
 
-REALSENSE = CameraModel("realsense", 1280, 720, 927.17, 927.37, 651.32, 349.62, "stereo", 0.28, 3.0, 0.050)
-KINECT = CameraModel("kinect", 1280, 720, 631.55, 631.21, 638.43, 366.50, "tof", 0.25, 3.86, 0.032)
+def _model(name: str, kind: str, min_depth: float, max_depth: float, baseline: float) -> CameraModel:
+    i = INTRINSICS[name]  # the one home of the two cameras' intrinsics
+    return CameraModel(name, i.width, i.height, i.fx, i.fy, i.cx, i.cy, kind, min_depth, max_depth, baseline)
+
+
+REALSENSE = _model("realsense", "stereo", 0.28, 3.0, 0.050)
+KINECT = _model("kinect", "tof", 0.25, 3.86, 0.032)
 CAMERA_MODELS = {c.name: c for c in (REALSENSE, KINECT)}
 
 
