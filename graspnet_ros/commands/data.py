@@ -50,64 +50,13 @@ def run_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def draw_frame(root: str, scene: int, ann: int, camera: str, out: str) -> str:
-    """Save a 3-panel picture of one frame: RGB with each object's model points
-    projected from its annotated pose (a pose error shows as misaligned dots),
-    depth (mm) and the label image. Returns a one-line summary."""
-    from pathlib import Path
-
-    import cv2
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from ..dataset.annotations_xml import read_annotations
-    from ..dataset.layout import Layout
-    from ..dataset.objects import load_model
-
-    layout = Layout(root)
-    files = {k: layout.frame_file(scene, camera, k, ann) for k in ("rgb", "depth", "label", "annotations")}
-    for kind, path in files.items():
-        if not path.is_file():
-            raise FileNotFoundError(f"{kind} of scene {scene} {camera} frame {ann} not found: {path}")
-    rgb = cv2.cvtColor(cv2.imread(str(files["rgb"]), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    depth = cv2.imread(str(files["depth"]), cv2.IMREAD_UNCHANGED)
-    label = cv2.imread(str(files["label"]), cv2.IMREAD_UNCHANGED)
-    K = np.load(layout.camK(scene, camera))
-    fig, axes = plt.subplots(1, 3, figsize=(18, 3.6), constrained_layout=True)
-    axes[0].imshow(rgb)
-    objects = read_annotations(files["annotations"])
-    cmap = plt.get_cmap("tab20")
-    for k, obj in enumerate(objects):
-        verts = load_model(layout, obj.obj_id).vertices
-        pts = verts[:: max(1, len(verts) // 1500)] @ obj.pose[:3, :3].T + obj.pose[:3, 3]
-        pts = pts[pts[:, 2] > 0.05]
-        uv = pts @ K.T
-        uv = uv[:, :2] / uv[:, 2:]
-        axes[0].scatter(uv[:, 0], uv[:, 1], s=0.3, color=cmap(k % 20), alpha=0.6)
-    axes[0].set_xlim(0, rgb.shape[1])
-    axes[0].set_ylim(rgb.shape[0], 0)
-    axes[0].set_title(f"scene {scene} {camera} frame {ann}: RGB + posed models")
-    valid = depth[depth > 0]
-    lo, hi = (np.percentile(valid, [1, 99]) if valid.size else (0, 1))
-    im = axes[1].imshow(np.where(depth > 0, depth, np.nan), cmap="viridis", vmin=lo, vmax=hi)
-    fig.colorbar(im, ax=axes[1], label="depth (mm)")
-    axes[1].set_title(f"depth ({(depth == 0).mean() * 100:.1f} % invalid)")
-    axes[2].imshow(np.where(label > 0, label, np.nan), cmap="tab20", interpolation="nearest")
-    axes[2].set_title(f"label (object id + 1): {sorted(set(np.unique(label).tolist()) - {0})}")
-    for ax in axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=90)
-    plt.close(fig)
-    return f"wrote {out}: {len(objects)} objects"
-
-
 def run_draw(args: argparse.Namespace) -> int:
-    print(draw_frame(args.root, args.scene, args.ann, args.camera, args.out))
+    """The frame with its best ground-truth grasps (:func:`graspnet_ros.dataset.draw.draw_frame`), or its posed
+    object models when the root has no grasp labels yet."""
+    from ..dataset.draw import draw_frame
+    from ..dataset.reader import GraspNetDataset
+
+    print(f"wrote {draw_frame(GraspNetDataset(args.root, args.camera), args.scene, args.ann, args.out)}")
     return 0
 
 
@@ -150,7 +99,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="decode every file in full (PNG, npz CRCs, meta vs annotations) and list every broken file")
     c.set_defaults(func=run_check)
 
-    d = sub.add_parser("draw", help="draw one frame: RGB with posed models, depth, labels")
+    d = sub.add_parser("draw", help="draw one frame: RGB with its labels and best ground-truth grasps "
+                                    "(posed object models when the root has no labels yet)")
     d.add_argument("--root", required=True)
     d.add_argument("--scene", type=int, required=True)
     d.add_argument("--ann", type=int, required=True, help="frame (annotation) id")

@@ -47,6 +47,9 @@ def draw_frame(dataset: GraspNetDataset, scene_id: int, ann_id: int, out_png: st
                label_alpha: float = 0.35, max_per_object: int = 3000, seed: int = 0) -> Path:
     """Write a PNG of the frame with its best ground-truth grasps; returns its path.
 
+    A root without grasp labels yet (frames generated, annotation pending) gets each
+    object's model points at its annotated pose instead, a check of the poses.
+
     Grasps: the frame's ground truth at ``fric_coef_thresh`` (at most
     ``max_per_object`` per object, a seeded random subsample, so that real
     frames with millions of grasps stay quick), pose NMS, then the
@@ -72,10 +75,15 @@ def draw_frame(dataset: GraspNetDataset, scene_id: int, ann_id: int, out_png: st
     blend = (1 - label_alpha) * image[fg] + label_alpha * colours[label[fg]].astype(np.float64)
     image[fg] = np.clip(blend, 0, 255).astype(np.uint8)
 
-    grasps = dataset.ground_truth_grasps(frame, fric_coef_thresh, max_per_object=max_per_object, seed=seed)
-    shown = grasps.nms()[:max_grasps]
     h, w = image.shape[:2]
     thickness = max(1, round(min(h, w) / 360))
+    try:
+        grasps = dataset.ground_truth_grasps(frame, fric_coef_thresh, max_per_object=max_per_object, seed=seed)
+    except FileNotFoundError:  # a root without labels yet: check its poses instead
+        return _write(_draw_posed_models(dataset, frame, image, thickness), out_png,
+                      f"scene {scene_id} {frame.camera} frame {ann_id}: no grasp labels; object model points "
+                      "at their annotated poses (misaligned dots = pose error)")
+    shown = grasps.nms()[:max_grasps]
     if len(shown):
         lines = gripper_polylines(shown)  # (N, 6, 3) camera frame
         uv = project_points(lines.reshape(-1, 3), frame.intrinsics).reshape(len(shown), 6, 2)
@@ -88,8 +96,31 @@ def draw_frame(dataset: GraspNetDataset, scene_id: int, ann_id: int, out_png: st
             for a, b in _SEGMENTS:
                 cv2.line(image, tuple(fixed[i, a].tolist()), tuple(fixed[i, b].tolist()), c,
                          thickness, cv2.LINE_AA, 4)
-    text = (f"scene {scene_id} {frame.camera} frame {ann_id}: {len(shown)} of {len(grasps)} "
-            f"grasps (mu <= {fric_coef_thresh:g}) after NMS")
+    return _write(image, out_png, f"scene {scene_id} {frame.camera} frame {ann_id}: {len(shown)} of "
+                  f"{len(grasps)} grasps (mu <= {fric_coef_thresh:g}) after NMS")
+
+
+def _draw_posed_models(dataset: GraspNetDataset, frame, image: np.ndarray, thickness: int) -> np.ndarray:
+    """Each object's model points projected from its annotated pose (T_cam<-obj), one colour per object."""
+    import cv2
+
+    colours = label_colours(max(256, int(max(frame.object_ids, default=0)) + 2))
+    for obj_id, pose in zip(frame.object_ids, frame.object_poses):
+        pts = dataset.model_points(int(obj_id)) @ pose[:3, :3].T + pose[:3, 3]
+        uv = project_points(pts, frame.intrinsics)
+        uv = np.round(uv[np.isfinite(uv).all(axis=1)]).astype(np.int64)
+        inside = (uv >= 0).all(axis=1) & (uv[:, 0] < image.shape[1]) & (uv[:, 1] < image.shape[0])
+        c = tuple(int(x) for x in colours[int(obj_id) + 1])
+        for u, v in uv[inside][:: max(1, inside.sum() // 1500)]:
+            cv2.circle(image, (int(u), int(v)), thickness, c, -1)
+    return image
+
+
+def _write(image: np.ndarray, out_png: Path, text: str) -> Path:
+    """Caption ``text`` at the top left, then write ``out_png`` atomically."""
+    import cv2
+
+    h, w = image.shape[:2]
     scale = min(h, w) / 900
     text_width = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0]
     scale *= min(1.0, (w - 10) / text_width)  # fit the width
