@@ -41,11 +41,11 @@ class ToyScene:
 
     def cloud(self) -> tuple[np.ndarray, np.ndarray]:
         """(M, 3) points in the camera frame and their (M,) segmentation."""
-        v, u = np.nonzero(self.depth > 0)
-        z = self.depth[v, u]
-        K = self.intrinsics
-        pts = np.stack([(u - K[0, 2]) * z / K[0, 0], (v - K[1, 2]) * z / K[1, 1], z], axis=1)
-        return pts, self.label[v, u].astype(np.int64)
+        from ..dataset.cloud import depth_to_points
+
+        valid = np.isfinite(self.depth) & (self.depth > 0)
+        return (depth_to_points(self.depth, self.intrinsics).astype(np.float64),
+                self.label[valid].astype(np.int64))
 
     def object_cloud(self, index: int) -> np.ndarray:
         pts, seg = self.cloud()
