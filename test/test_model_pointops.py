@@ -252,3 +252,27 @@ def test_pooled_crop_equals_mlp_over_every_slot(gen):
         got = cylinder_crop_pooled(mlp, xyz, centers, rot, *args)
     assert got.shape == want.shape == (2, 20, 3, 32)
     assert torch.allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_row_blocks_on_threads_give_the_single_thread_result(gen):
+    """Ball and cylinder queries over 700 centres split into blocks on 2 threads (run_rows) equal the
+    naive kernels' rows; the pooled crop's gather-max equals torch's gather then amax."""
+    from graspnet_ros.model.cylinder import gather_max
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        xyz = (rand(gen, 1, 3000, 3) * 0.2).float()
+        centers = xyz[:, :700]
+        got = po.ball_query(xyz, centers, 0.02, 16)
+        assert torch.equal(got, po.ball_query_naive(xyz, centers, 0.02, 16))
+        rot = _random_frames(gen, 1, 700).float()
+        hmaxs = (0.01, 0.02)
+        got = cylinder_query(xyz, centers, rot, 0.02, -0.02, hmaxs, 8)
+        assert torch.equal(got, cylinder_query_naive(xyz, centers, rot, 0.02, -0.02, hmaxs, 8))
+        feats = torch.randn(500, 32, generator=gen)
+        index = torch.randint(0, 500, (900, 12), generator=gen)
+        index[:, 6:] = index[:, :1]  # padding repeats a slot, as the crops do
+        assert torch.equal(gather_max(feats, index), feats[index].amax(dim=1))
+    finally:
+        torch.set_num_threads(before)

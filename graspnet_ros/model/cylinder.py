@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .pointops import _BLOCK_ELEMENTS, _as_f32, _grid_build, _grid_candidates, first_k, knn_candidates, numba
+from .pointops import (_BLOCK_ELEMENTS, _as_f32, _grid_build, _grid_candidates, first_k, knn_candidates, numba,
+                       run_rows)
 
 
 def viewpoint_to_rotation(approach: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
@@ -90,10 +91,38 @@ def _cylinder_query_py(pts: np.ndarray, ctr: np.ndarray, rot: np.ndarray, radius
                         break
 
 
+def _gather_max_py(feats: np.ndarray, index: np.ndarray, out: np.ndarray) -> None:
+    """out[r, c] = max over k of feats[index[r, k], c]: feats (P, C), index (R, K), out (R, C) float32."""
+    for r in range(index.shape[0]):
+        row = feats[index[r, 0]]
+        for c in range(feats.shape[1]):
+            out[r, c] = row[c]
+        for k in range(1, index.shape[1]):
+            row = feats[index[r, k]]
+            for c in range(feats.shape[1]):
+                if row[c] > out[r, c]:
+                    out[r, c] = row[c]
+
+
 if numba is not None:
     _cylinder_query_kernel = numba.njit(cache=True, nogil=True)(_cylinder_query_py)
+    _gather_max_kernel = numba.njit(cache=True, nogil=True)(_gather_max_py)
 else:  # pragma: no cover - exercised where numba is not installed
-    _cylinder_query_kernel = None
+    _cylinder_query_kernel = _gather_max_kernel = None
+
+
+def gather_max(feats: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """(R, C) max over K of ``feats[index]`` for feats (P, C) and index (R, K): the max-pooling of
+    gathered rows without the (R, K, C) intermediate (numba, a thread per block of rows) when no
+    gradient is needed, else ``feats[index].amax(1)``. Identical values either way (a max)."""
+    if (_gather_max_kernel is None or feats.dtype != torch.float32 or feats.requires_grad
+            or index.shape[1] == 0 or feats.device.type != "cpu"):
+        return feats[index].amax(dim=1)
+    f = feats.detach().contiguous().numpy()
+    idx = index.detach().contiguous().numpy()
+    out = np.empty((idx.shape[0], f.shape[1]), dtype=np.float32)
+    run_rows(lambda s: _gather_max_kernel(f, idx[s], out[s]), idx.shape[0])
+    return torch.from_numpy(out)
 
 
 def _local_coords_f32(xyz: torch.Tensor, centers: torch.Tensor, rot: torch.Tensor) -> torch.Tensor:
@@ -131,9 +160,10 @@ def cylinder_query(xyz: torch.Tensor, centers: torch.Tensor, rot: torch.Tensor, 
         out = np.zeros((B, M, D, nsample), dtype=np.int64)
         pts, ctr = _as_f32(xyz), _as_f32(centers)
         rt = _as_f32(rot)
+        hm = np.asarray(hmaxs, dtype=np.float64)
         for b in range(B):
-            _cylinder_query_kernel(pts[b], ctr[b], rt[b], float(radius), float(hmin),
-                                   np.asarray(hmaxs, dtype=np.float64), nsample, out[b])
+            run_rows(lambda s: _cylinder_query_kernel(pts[b], ctr[b, s], rt[b, s], float(radius), float(hmin), hm,
+                                                      nsample, out[b, s]), M)
         return torch.from_numpy(out).to(xyz.device)
     dt = xyz.dtype
     r = torch.tensor(radius, dtype=dt)
@@ -215,9 +245,7 @@ def cylinder_crop_pooled(mlp, xyz: torch.Tensor, centers: torch.Tensor, rot: tor
     feats = mlp(local)  # (P, C)
     inverse = inverse.view(B * M, D, K)
     C = feats.shape[-1]
-    # index_select: far faster on CPU than advanced indexing
-    return torch.stack([torch.index_select(feats, 0, inverse[:, d].reshape(-1)).view(B * M, K, C).amax(dim=1)
-                        for d in range(D)], dim=1).view(B, M, D, C)
+    return gather_max(feats, inverse.reshape(B * M * D, K)).view(B, M, D, C)
 
 
 def cylinder_query_naive(xyz: torch.Tensor, centers: torch.Tensor, rot: torch.Tensor, radius: float,

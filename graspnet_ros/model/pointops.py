@@ -355,6 +355,28 @@ def _as_f32(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.detach().to("cpu", torch.float32).numpy())
 
 
+#: Centres per thread below which a query kernel runs on one thread.
+MIN_ROWS_PER_THREAD = 256
+_POOL: list = []
+
+
+def run_rows(call, rows: int) -> None:
+    """Run ``call(rows_slice)`` over ``rows`` centres split into contiguous blocks, one per torch
+    thread, in parallel: the numba kernels release the GIL and each centre's result is its own row,
+    so the output is identical to one call over every row."""
+    n = max(1, min(torch.get_num_threads(), rows // MIN_ROWS_PER_THREAD))
+    if n == 1:
+        call(slice(0, rows))
+        return
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL.append(ThreadPoolExecutor(max_workers=8, thread_name_prefix="pointops"))
+    edges = np.linspace(0, rows, n + 1).astype(np.int64)
+    for f in [_POOL[0].submit(call, slice(int(a), int(b))) for a, b in zip(edges[:-1], edges[1:])]:
+        f.result()
+
+
 # ---------------------------------------------------------------------------
 # Ball query and grouping
 # ---------------------------------------------------------------------------
@@ -385,7 +407,7 @@ def ball_query(xyz: torch.Tensor, centers: torch.Tensor, radius: float, nsample:
         out = np.zeros((B, M, nsample), dtype=np.int64)
         pts, ctr = _as_f32(xyz), _as_f32(centers)
         for b in range(B):
-            _ball_query_kernel(pts[b], ctr[b], float(radius), nsample, out[b])
+            run_rows(lambda s: _ball_query_kernel(pts[b], ctr[b, s], float(radius), nsample, out[b, s]), M)
         return torch.from_numpy(out).to(xyz.device)
     step = max(1, _BLOCK_ELEMENTS // max(1, B * N))
     r = torch.tensor(radius, dtype=xyz.dtype)
