@@ -100,18 +100,16 @@ def _fps_cuda_py(px: np.ndarray, py: np.ndarray, pz: np.ndarray, order: np.ndarr
     x1, y1, z1 = np.float32(x0), np.float32(y0), np.float32(z0)
     for j in range(1, npoint):
         best = np.float32(-1.0)
-        for q in range(n):  # branch-free: vectorised
+        besti = 0
+        for q in range(n):  # one pass: a strictly larger value keeps the first maximum in tie order
             dx = px[q] - x1
             dy = py[q] - y1
             dz = pz[q] - z1
             d2 = min(dx * dx + dy * dy + dz * dz, temp[q])
             temp[q] = d2
-            best = max(best, d2)
-        besti = 0
-        for q in range(n):
-            if temp[q] == best:
+            if d2 > best:
+                best = d2
                 besti = q
-                break
         out[j] = order[besti]
         x1, y1, z1 = px[besti], py[besti], pz[besti]
 
