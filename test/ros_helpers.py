@@ -9,10 +9,21 @@ import uuid
 from typing import Any, Callable
 
 import rclpy
+from rclpy.action import ActionClient
 from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+
+
+class SafeActionClient(ActionClient):
+    """rclpy's ActionClient for a node that is already spinning: rclpy 9.x adds the client to the node's
+    waitables before it creates the client's lock, so an executor thread that looks at it in between dies
+    with "'ActionClient' object has no attribute '_lock'" (seen in CI). The lock exists from the start here."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._lock = threading.Lock()
+        super().__init__(*args, **kwargs)
 
 
 class RosHarness:

@@ -10,7 +10,6 @@ import pytest
 import rclpy
 import trimesh
 from action_msgs.msg import GoalStatus
-from rclpy.action import ActionClient
 from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
@@ -25,6 +24,7 @@ from graspnet_ros.robot.base import ConnectionLost
 from graspnet_ros.robot.executor import PHASES, ExecutorConfig
 from graspnet_ros.robot.safety import SafetyConfig
 from graspnet_ros.robot.sim import SimArm, SimObject
+from ros_helpers import SafeActionClient
 
 TIMEOUT = 30.0
 CAMERA = "camera_color_optical_frame"
@@ -88,7 +88,7 @@ def ros():
 
 def send(client: Node, goal: ExecuteGrasp.Goal):
     """Send a goal; return (feedback list of (phase, progress), status, result)."""
-    action = ActionClient(client, ExecuteGrasp, "execute_grasp")
+    action = SafeActionClient(client, ExecuteGrasp, "execute_grasp")
     assert action.wait_for_server(timeout_sec=TIMEOUT)
     feedback = []
     future = action.send_goal_async(goal, feedback_callback=lambda m: feedback.append(

@@ -24,9 +24,8 @@ import numpy as np
 import pytest
 import trimesh
 from action_msgs.msg import GoalStatus
-from rclpy.action import ActionClient
 from rclpy.node import Node
-from ros_helpers import wait_for
+from ros_helpers import SafeActionClient, wait_for
 from sensor_msgs.msg import PointCloud2, PointField
 from std_srvs.srv import Trigger
 
@@ -159,7 +158,7 @@ class Rig:
         cfg = ExecutorConfig(T_base_camera=T_BASE_CAMERA, safety=SAFETY, inputs=inputs)
         self.server = ros.add(ExecutorNode(arm=arm, config=cfg, namespace=ns, context=ros.ctx))
         self.client = ros.add(Node(f"fault_client_{uuid.uuid4().hex[:6]}", namespace=ns, context=ros.ctx))
-        self.action = ActionClient(self.client, ExecuteGrasp, "execute_grasp")
+        self.action = SafeActionClient(self.client, ExecuteGrasp, "execute_grasp")
         self.stop_srv = self.client.create_client(Trigger, "stop")
         self.reset_srv = self.client.create_client(Trigger, "reset")
         self.grasp_pub = self.client.create_publisher(GraspArray, "grasps", 10)

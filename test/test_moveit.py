@@ -20,7 +20,7 @@ from graspnet_ros.cameras.synthetic import SyntheticCamera
 from graspnet_ros.nodes import conversions as cv
 from graspnet_ros.nodes.grasp_detector_node import GraspDetectorNode
 from graspnet_ros.tool_frame import ToolFrame, grasp_to_tool_poses
-from ros_helpers import wait_for
+from ros_helpers import SafeActionClient, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 UPSTREAM = Path(os.environ.get("GRASPNET_ROS2_UPSTREAM") or ROOT.parent / "shared" / "ros2-upstream")
@@ -84,7 +84,6 @@ def test_generated_types_carry_the_upstream_type_hashes(moveit_msgs, ros):
 def test_moveit_client_gets_tool_frame_poses(moveit_msgs, ros, cloud):
     from grasping_msgs.action import GraspPlanning
     from grasping_msgs.msg import GraspableObject
-    from rclpy.action import ActionClient
 
     from graspnet_ros.srv import DetectGrasps
 
@@ -92,7 +91,7 @@ def test_moveit_client_gets_tool_frame_poses(moveit_msgs, ros, cloud):
         tool_frame__tcp_offset=0.1034, moveit__finger_joints=["left_finger", "right_finger"],
         moveit__open_width=0.085, **FAST)))
     topic = ros.listen(GraspableObject, "/grasps_moveit")
-    client = ActionClient(ros.node, GraspPlanning, "/plan_grasps")
+    client = SafeActionClient(ros.node, GraspPlanning, "/plan_grasps")
     assert client.wait_for_server(timeout_sec=20.0)
     feedback = []
     goal = GraspPlanning.Goal()
