@@ -40,9 +40,6 @@ class DetectorConfig:
     workspace_max: tuple[float, float, float] | None = None
     depth_range: tuple[float, float] = (0.05, 3.0)  # kept z range
     objectness_threshold: float = 0.5
-    # m: scene kept around segmented objects for the network's input; None = all of it (what it was
-    # trained on: on the real Kinect frame 0.05 m left the network no grasp, the whole scene 7 of 10 on the mug)
-    context_radius: float | None = None
     grasps_per_seed: int = 3  # decode the 3 best in-plane angles per seed (1 = the paper's one grasp)
     use_gaf: bool = True
     collision_check: bool = True
@@ -152,9 +149,10 @@ class GraspDetector:
         """Grasps (camera frame) on a cloud (M, 3+) in metres.
 
         objects: optional (M,) bool, the points that stand on the support (scene segmentation).
-        Then the network sees the scene (within ``context_radius`` of them when set), the
-        baseline samples grasp points on them only, and the whole cloud counts for collisions;
-        the pipeline keeps only grasps on the objects.
+        The network still sees the whole scene (what it was trained on: with only 5 cm of
+        context around the mug of the real Kinect frame it found no grasp), the baseline samples
+        grasp points on the objects only, the whole cloud counts for collisions, and the
+        pipeline keeps only grasps on the objects.
         """
         cfg = self.config
         rng = np.random.default_rng(cfg.seed)
@@ -162,13 +160,8 @@ class GraspDetector:
         t0 = time.perf_counter()
         n_in = int(np.asarray(points).shape[0]) if np.ndim(points) == 2 else 0
         idx = clean_cloud_index(points, cfg)
-        scene = np.asarray(points, dtype=np.float64)[idx, :3]
+        cloud = np.asarray(points, dtype=np.float64)[idx, :3]
         obj = None if objects is None else np.asarray(objects, bool).reshape(-1)[idx]
-        cloud = scene
-        if obj is not None and obj.any() and cfg.context_radius is not None:
-            near, _ = cKDTree(scene[obj]).query(scene, k=1, distance_upper_bound=cfg.context_radius)
-            cloud = scene[np.isfinite(near)]
-            obj = obj[np.isfinite(near)]
         if len(cloud) < self.min_points:
             raise ValueError(
                 f"only {len(cloud)} points left after preprocessing ({n_in} in; depth range "
@@ -203,11 +196,11 @@ class GraspDetector:
         if cfg.max_candidates is not None and len(grasps) > cfg.max_candidates:
             grasps = grasps.sort_by_score()[:cfg.max_candidates]
         if cfg.collision_check and len(grasps):
-            coarse = voxel_downsample(scene, cfg.collision_voxel) if cfg.collision_voxel > cfg.voxel_size else scene
+            coarse = voxel_downsample(cloud, cfg.collision_voxel) if cfg.collision_voxel > cfg.voxel_size else cloud
             res = check_collision(grasps, coarse, cfg.gripper, tree=tree if coarse is cloud else None)
             keep = ~res.collision & (~res.empty if cfg.reject_empty else True)
             if self.model is None:  # the baseline knows no shapes: its fingers stay in seen free space
-                keep &= ~fingers_in_shadow(grasps, scene, cfg.gripper)
+                keep &= ~fingers_in_shadow(grasps, cloud, cfg.gripper)
             grasps = grasps.filter(keep)
         timings["collision"] = _ms(t)
         stats["collision_free"] = len(grasps)
