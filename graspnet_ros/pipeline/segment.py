@@ -310,7 +310,7 @@ def segment_scene(points: np.ndarray, config: SegmentationConfig = SegmentationC
                                                   f"up {list(config.up)} (set segmentation.up or give the "
                                                   "support frame); kept every point")
     height, on_plane, above = _standing(q, plane, config)
-    uv = q @ _plane_basis(plane[:3]).T
+    basis = _plane_basis(plane[:3])
     keep = above.copy()
     sub_labels = np.full(len(q), -1, dtype=np.int64)
     n_clusters = 0
@@ -328,13 +328,12 @@ def segment_scene(points: np.ndarray, config: SegmentationConfig = SegmentationC
             idx = idx[np.asarray(inliers, dtype=np.int64)]
         lab = np.asarray(pcd.cluster_dbscan(eps=max(config.cluster_eps, 4.0 * spacing), min_points=4))
         keep[:] = False
-        for c in range(int(lab.max()) + 1 if len(lab) else 0):
+        sizes = np.bincount(lab[lab >= 0]) if (lab >= 0).any() else np.zeros(0, dtype=np.int64)
+        for c in np.flatnonzero(sizes >= config.min_cluster_points):  # DBSCAN also makes many specks
             members = idx[lab == c]
-            if len(members) < config.min_cluster_points:
-                continue
             if height[members].min() > config.max_base_gap:
                 continue
-            extent = np.ptp(uv[members], axis=0)
+            extent = np.ptp(q[members] @ basis.T, axis=0)
             if np.hypot(*extent) > config.max_object_size:
                 continue
             keep[members] = True
