@@ -48,26 +48,19 @@ def load_cloud(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray | None]
                          "DEPTH.png:POSE.npy (repeated) or --views FOLDER, with --camK")
     import cv2
 
-    for p in (args.depth, args.camK) + ((args.rgb,) if args.rgb else ()):
-        if not Path(p).is_file():
-            raise FileNotFoundError(f"file not found: {p}")
-    depth = cv2.imread(args.depth, cv2.IMREAD_UNCHANGED)
-    if depth is None or depth.ndim != 2:
-        raise ValueError(f"{args.depth}: not a single-channel depth PNG")
-    check_depth_units(depth, args.depth_scale, args.depth)
-    K = np.load(args.camK, allow_pickle=False)
-    if K.shape != (3, 3):
-        raise ValueError(f"{args.camK}: camera matrix must be 3x3, got {K.shape}")
+    from ..dataset.cloud import depth_to_points
+
+    if args.rgb and not Path(args.rgb).is_file():
+        raise FileNotFoundError(f"colour image not found: {args.rgb}")
+    depth = _read_depth(args.depth, args.depth_scale)
     z = depth.astype(np.float64) / args.depth_scale
-    v, u = np.nonzero(z > 0)
-    zz = z[v, u]
-    pts = np.stack([(u - K[0, 2]) * zz / K[0, 0], (v - K[1, 2]) * zz / K[1, 1], zz], axis=1)
+    pts = depth_to_points(z, _read_camK(args.camK)).astype(np.float64)
     colours = None
     if args.rgb:
         rgb = cv2.imread(args.rgb, cv2.IMREAD_COLOR)
         if rgb is None or rgb.shape[:2] != depth.shape:
             raise ValueError(f"{args.rgb}: colour image must be readable and {depth.shape} like the depth image")
-        colours = rgb[v, u, ::-1] / 255.0
+        colours = rgb[z > 0][:, ::-1] / 255.0  # the valid pixels, row-major like the points
     return pts, colours
 
 
