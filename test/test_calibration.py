@@ -443,6 +443,23 @@ def write_config(path, mode="eye-in-hand"):
     return path
 
 
+def calibrate_rendered(tmp_path, C_true, flange, mode: str, out_name: str):
+    """Render the board at each T_cam<-target of ``C_true``, save camK and the flange poses, run
+    ``graspnet-ros calibrate --mode MODE``; returns the calibration file it wrote."""
+    images = tmp_path / "images"
+    images.mkdir()
+    for i, c in enumerate(C_true):
+        cv2.imwrite(str(images / f"view_{i:02d}.png"), render_target(BOARD, c, rng=i))
+    np.save(tmp_path / "camK.npy", D435_K)
+    np.save(tmp_path / "flange.npy", flange)
+    out = tmp_path / out_name
+    code, _, stderr = run_cli("calibrate", "--images", images, "--camK", tmp_path / "camK.npy", "--robot-poses",
+                              tmp_path / "flange.npy", "--mode", mode, "--target",
+                              write_config(tmp_path / "cfg.yaml", mode), "--out", out)
+    assert code == 0, stderr
+    return out
+
+
 def test_calibrate_command(tmp_path):
     flange, C_true = eye_in_hand_data(8, seed=21, rendered=False)
     images = tmp_path / "images"
@@ -537,17 +554,7 @@ def test_calibrate_output_drives_the_executor_and_the_mount(tmp_path):
     rng = np.random.default_rng(4)
     C_true = sample_view_poses(8, (0.4, 0.7), 35, max_roll_deg=60, rng=rng)  # T_cam<-target
     flange = T_base_cam @ C_true @ invert(Z)
-    images = tmp_path / "images"
-    images.mkdir()
-    for i, c in enumerate(C_true):
-        cv2.imwrite(str(images / f"view_{i:02d}.png"), render_target(BOARD, c, rng=i))
-    np.save(tmp_path / "camK.npy", D435_K)
-    np.save(tmp_path / "flange.npy", flange)
-    out = tmp_path / "calib.yaml"
-    code, stdout, stderr = run_cli("calibrate", "--images", images, "--camK", tmp_path / "camK.npy",
-                                   "--robot-poses", tmp_path / "flange.npy", "--mode", "eye-to-hand",
-                                   "--target", write_config(tmp_path / "cfg.yaml", "eye-to-hand"), "--out", out)
-    assert code == 0, stderr
+    out = calibrate_rendered(tmp_path, C_true, flange, "eye-to-hand", "calib.yaml")
     calib = read_calibration(out)
     assert calib.mode == "eye-to-hand" and calib.parent_frame == "base_link"
     rot, trans = pose_error(calib.transform, T_base_cam)
@@ -600,17 +607,7 @@ def test_eye_in_hand_calibration_drives_the_executor_with_the_capture_time_flang
     T_base_target = make_transform(Rotation.from_euler("z", 20, degrees=True).as_matrix(), [0.4, -0.2, 0.0])
     C_true = sample_view_poses(8, (0.35, 0.6), 35, max_roll_deg=60, rng=np.random.default_rng(8))
     flange = T_base_target @ invert(C_true) @ invert(X_EYE_IN_HAND)
-    images = tmp_path / "images"
-    images.mkdir()
-    for i, c in enumerate(C_true):
-        cv2.imwrite(str(images / f"view_{i:02d}.png"), render_target(BOARD, c, rng=i))
-    np.save(tmp_path / "camK.npy", D435_K)
-    np.save(tmp_path / "flange.npy", flange)
-    out = tmp_path / "hand.yaml"
-    code, _, stderr = run_cli("calibrate", "--images", images, "--camK", tmp_path / "camK.npy", "--robot-poses",
-                              tmp_path / "flange.npy", "--mode", "eye-in-hand", "--target",
-                              write_config(tmp_path / "cfg.yaml", "eye-in-hand"), "--out", out)
-    assert code == 0, stderr
+    out = calibrate_rendered(tmp_path, C_true, flange, "eye-in-hand", "hand.yaml")
     cfg = ExecutorConfig.from_mapping({"calibration": {"file": str(out)}})
     assert cfg.eye_in_hand and cfg.T_base_camera is None
     rot, trans = pose_error(cfg.T_flange_camera, X_EYE_IN_HAND)
