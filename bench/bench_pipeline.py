@@ -42,7 +42,7 @@ def synthetic_clouds(n: int) -> list[np.ndarray]:
 
 def twenty_thousand(cloud: np.ndarray) -> np.ndarray:
     """The 5 mm voxel grid, then 20,000 points at most (the issue's frame size)."""
-    from graspnet_ros.pipeline.cloud import random_subsample, voxel_downsample
+    from graspnet_ros.detection.cloud import random_subsample, voxel_downsample
 
     return random_subsample(voxel_downsample(np.asarray(cloud, dtype=np.float32), 0.005), 20000, 0)
 
@@ -84,7 +84,7 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    from graspnet_ros.pipeline.detector_params import build_pipeline, detector_params
+    from graspnet_ros.detection.detector_params import build_pipeline, detector_params
 
     torch.set_num_threads(args.threads)
     clouds = synthetic_clouds(args.frames)

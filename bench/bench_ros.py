@@ -40,8 +40,8 @@ from graspnet_ros.cameras.geometry import depth_to_points  # noqa: E402
 from graspnet_ros.cameras.synthetic import SyntheticCamera  # noqa: E402
 from graspnet_ros.msg import GraspArray  # noqa: E402
 from graspnet_ros.nodes import conversions as cv  # noqa: E402
-from graspnet_ros.pipeline.detectors import make_detector  # noqa: E402
-from graspnet_ros.pipeline.runner import DetectionPipeline, PipelineConfig  # noqa: E402
+from graspnet_ros.detection.detectors import make_detector  # noqa: E402
+from graspnet_ros.detection.runner import DetectionPipeline, PipelineConfig  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAME = "camera_color_optical_frame"

@@ -371,8 +371,8 @@ def run_loop(num_objects: int = 5, seed: int = 0, attempts: int = 1, camera: str
     the executed one highlighted, and the outcome) unless it is None.
     """
     from .dataset.synthetic.cameras import CAMERA_MODELS
-    from .pipeline.detector_params import build_pipeline, detector_params
-    from .pipeline.segment import plane_from_pose
+    from .detection.detector_params import build_pipeline, detector_params
+    from .detection.segment import plane_from_pose
     from .robot.executor import GraspExecutor, build_arm
     from .robot.sim import SimObject
 

@@ -12,7 +12,7 @@ from sensor_msgs.msg import PointCloud2
 
 from graspnet_ros.msg import GraspArray
 from graspnet_ros.nodes import conversions as cv
-from graspnet_ros.pipeline.accumulate import ViewAccumulator
+from graspnet_ros.detection.accumulate import ViewAccumulator
 from graspnet_ros.pose_history import TransformTree
 
 FRAME = "camera_color_optical_frame"

@@ -19,10 +19,10 @@ from graspnet_ros.cameras.synthetic import SyntheticCamera
 from graspnet_ros.msg import GraspArray
 from graspnet_ros.nodes import conversions as cv
 from graspnet_ros.nodes.grasp_detector_node import GraspDetectorNode
-from graspnet_ros.pipeline.cloud import Workspace, crop, voxel_downsample
-from graspnet_ros.pipeline.latest import LatestSlot
-from graspnet_ros.pipeline.runner import DetectionPipeline, PipelineConfig
-from graspnet_ros.pipeline.detectors import make_detector
+from graspnet_ros.detection.cloud import Workspace, crop, voxel_downsample
+from graspnet_ros.detection.latest import LatestSlot
+from graspnet_ros.detection.runner import DetectionPipeline, PipelineConfig
+from graspnet_ros.detection.detectors import make_detector
 from graspnet_ros.srv import DetectGrasps
 from graspnet_ros.tool_frame import ToolFrame, grasp_to_tool_poses
 from ros_helpers import RosHarness, wait_for

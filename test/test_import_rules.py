@@ -111,6 +111,6 @@ def test_the_robot_package_never_imports_the_trials_on_top_of_it():
 
 def test_the_rule_checker_resolves_relative_and_deferred_imports():
     src = "def f():\n    from ..nodes.launcher import spin_nodes\nfrom . import segment\nimport rclpy.node\n"
-    names = imports_in(src, "graspnet_ros.pipeline")
+    names = imports_in(src, "graspnet_ros.detection")
     assert "graspnet_ros.nodes.launcher.spin_nodes" in names and layer("graspnet_ros.nodes.launcher") == "nodes"
-    assert "graspnet_ros.pipeline.segment" in names and "rclpy.node" in names
+    assert "graspnet_ros.detection.segment" in names and "rclpy.node" in names

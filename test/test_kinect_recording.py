@@ -17,8 +17,8 @@ from graspnet_ros.cameras.base import EndOfStream
 from graspnet_ros.cameras.geometry import depth_to_points
 from graspnet_ros.cameras.kinect import KinectCamera
 from graspnet_ros.cameras.registration import register_depth
-from graspnet_ros.pipeline.detector_params import build_pipeline, detector_params
-from graspnet_ros.pipeline.segment import near_mask
+from graspnet_ros.detection.detector_params import build_pipeline, detector_params
+from graspnet_ros.detection.segment import near_mask
 from shared_data import KINECT_RECORDING, require_shared
 
 MUG_MASK = Path(__file__).parent / "data" / "kinect_mug_mask.png"

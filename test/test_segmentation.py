@@ -1,4 +1,4 @@
-"""Scene segmentation before detection (graspnet_ros.pipeline.segment) on rendered scenes with
+"""Scene segmentation before detection (graspnet_ros.detection.segment) on rendered scenes with
 ground truth: objects on a table, a wall behind it and a tall 'robot' column beside it, seen by
 both synthetic sensors from GraspNet-like viewpoints. The real Kinect recording is checked in
 test_kinect_recording.py."""
@@ -13,8 +13,8 @@ from graspnet_ros.cameras.base import CameraIntrinsics
 from graspnet_ros.cameras.geometry import depth_to_points
 from graspnet_ros.dataset.synthetic.cameras import apply_depth_noise, camera_model
 from graspnet_ros.dataset.synthetic.render import SceneRaycaster
-from graspnet_ros.pipeline.cloud import voxel_downsample
-from graspnet_ros.pipeline.segment import (SegmentationConfig, near_mask, plane_from_pose, segment_scene,
+from graspnet_ros.detection.cloud import voxel_downsample
+from graspnet_ros.detection.segment import (SegmentationConfig, near_mask, plane_from_pose, segment_scene,
                                            segmentation_config)
 from graspnet_ros.views import look_at
 

@@ -213,7 +213,7 @@ def plot(points: np.ndarray, colours: np.ndarray | None, grasps, path: Path, tit
 def detect_pipeline(args: argparse.Namespace):
     """The detector node's pipeline (config/grasp_detector_node.yaml or ``--config``: crop, voxel,
     segmentation, detector, NMS) with this command's options on top."""
-    from ..pipeline.detector_params import build_pipeline, detector_params
+    from ..detection.detector_params import build_pipeline, detector_params
 
     overrides: dict = {}
     if args.checkpoint:

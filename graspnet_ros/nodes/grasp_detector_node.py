@@ -17,7 +17,7 @@ latency, frames dropped, input state) go to ``/diagnostics`` once a second.
 Multi-view fusion (``fusion.views`` > 1, for a camera on the arm): every input
 message is placed by TF (``fusion.fixed_frame`` <- its frame, at its stamp)
 and the detection runs on the last n clouds merged in the NEWEST cloud's frame
-(:mod:`graspnet_ros.pipeline.accumulate`); grasps keep that frame and stamp.
+(:mod:`graspnet_ros.detection.accumulate`); grasps keep that frame and stamp.
 The ``detect_grasps`` service and the ``plan_grasps`` action detect on their
 one cloud unfused.
 
@@ -45,9 +45,9 @@ from visualization_msgs.msg import MarkerArray
 from ..cameras.geometry import depth_to_points
 from ..grasp import GraspGroup
 from ..msg import GraspArray
-from ..pipeline.detector_params import PARAMETERS, build_pipeline
-from ..pipeline.latest import LatestSlot
-from ..pipeline.runner import DetectionResult
+from ..detection.detector_params import PARAMETERS, build_pipeline
+from ..detection.latest import LatestSlot
+from ..detection.runner import DetectionResult
 from ..srv import DetectGrasps
 from ..tool_frame import ToolFrame, grasp_to_tool_poses
 from . import conversions as cv
@@ -79,7 +79,7 @@ class GraspDetectorNode(Node):
         self.pipeline = build_pipeline(p)
         self.accumulator = self.tf_listener = None
         if p["fusion.views"] > 1:
-            from ..pipeline.accumulate import ViewAccumulator
+            from ..detection.accumulate import ViewAccumulator
             from .tf import TransformListener
 
             self.accumulator = ViewAccumulator(p["fusion.views"], p["fusion.max_age"], p["voxel_size"])

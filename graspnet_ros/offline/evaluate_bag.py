@@ -5,7 +5,7 @@ For every frame of the bag (see :func:`graspnet_ros.bags.read_bag_frames`):
 1. mode 1 (default): the depth image + CameraInfo become an organised cloud
    in the camera's optical frame exactly as in ``grasp_detector_node`` with
    ``input: depth`` (or the recorded PointCloud2 with ``input="cloud"``) and
-   go through the same :class:`~graspnet_ros.pipeline.runner.DetectionPipeline`
+   go through the same :class:`~graspnet_ros.detection.runner.DetectionPipeline`
    built the same way from the same YAML (``config/grasp_detector_node.yaml``
    by default: detector, checkpoint, workspace, voxel size, NMS, top-k);
    mode 2 (``grasps_topic``): the ``graspnet_ros/GraspArray`` recorded on that
@@ -39,7 +39,7 @@ import numpy as np
 
 from ..bags import BagFrame, BagTopics, SkipCounter, read_bag_frames
 from ..grasp import GraspGroup
-from ..pipeline.detector_params import build_pipeline, default_detector_config, detector_params
+from ..detection.detector_params import build_pipeline, default_detector_config, detector_params
 
 DEFAULT_GRASPS_TOPIC = "/graspnet/grasps"
 

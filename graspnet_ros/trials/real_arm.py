@@ -8,7 +8,7 @@ missing SDK). The hardware is a :class:`RealRig`:
 * a :class:`~graspnet_ros.cameras.base.Camera` built by
   :func:`graspnet_ros.cameras.factory.make_camera` from a camera_node.yaml-style
   file (``source``, ``camera_name``, ``realsense.*`` ...);
-* the grasp_detector_node's :class:`~graspnet_ros.pipeline.runner.DetectionPipeline`
+* the grasp_detector_node's :class:`~graspnet_ros.detection.runner.DetectionPipeline`
   from its YAML (default: the package's) and an optional checkpoint (without
   one, the model-free baseline);
 * the :class:`~graspnet_ros.robot.executor.GraspExecutor` with the executor
@@ -60,7 +60,7 @@ from ..cameras.base import Camera, CameraError
 from ..cameras.geometry import depth_to_points
 from ..grasp import GraspGroup
 from ..params import read_node_parameters
-from ..pipeline.runner import DetectionPipeline
+from ..detection.runner import DetectionPipeline
 from ..robot.base import Arm, RobotError
 from ..robot.executor import ExecutorConfig, GraspExecutor, build_arm
 from .clear_table import clear_table_data, format_clear_table
@@ -99,7 +99,7 @@ def detection_pipeline(path: str | Path | None = None, checkpoint: str | Path | 
     """grasp_detector_node's pipeline from its parameter file (None: the package's
     config/grasp_detector_node.yaml). A ``checkpoint`` overrides the file's and selects the
     network; without any checkpoint the detector is the model-free baseline (``detector: auto``)."""
-    from ..pipeline.detector_params import build_pipeline, detector_params
+    from ..detection.detector_params import build_pipeline, detector_params
 
     overrides = {"checkpoint": str(checkpoint), "detector": "model"} if checkpoint else None
     return build_pipeline(detector_params(path, overrides))
