@@ -88,7 +88,7 @@ def run_one(kind: str, n_frames: int, threads: int, root: str | None = None,
     rows = [det.detect(c) for c in clouds]
     stages = list(rows[0].timings)
     out = {"kind": kind, "frames": n_frames, "threads": threads,
-           "median_ms": {k: float(np.median([r.timings[k] for r in rows])) for k in stages},
+           "median_ms": {k: 1000.0 * float(np.median([r.timings[k] for r in rows])) for k in stages},
            "grasps_before_collision": float(np.median([r.stats["candidates"] for r in rows])),
            "grasps_out": float(np.median([len(r.grasps) for r in rows]))}
     if kind in ("cpu", "paper"):

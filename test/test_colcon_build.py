@@ -46,7 +46,7 @@ STOP_TIMEOUT = 20.0  # s from SIGINT to exit
 CAMERA_SCALE = 0.15  # 192 x 108 px of the 1280 x 720 RealSense model
 CAMERA_ARGS = ["-r", "__ns:=/camera", "-p", f"synthetic.scale:={CAMERA_SCALE}", "-p", "rate:=4.0",
                "-p", "synthetic.num_objects:=3"]
-DETECTOR_ARGS = ["-p", "detector:=geometric", "-p", "max_points:=3000", "-p", "max_grasps:=10"]
+DETECTOR_ARGS = ["-p", "detector:=baseline", "-p", "max_points:=3000", "-p", "max_grasps:=10"]
 
 
 @pytest.fixture(scope="module")

@@ -78,11 +78,10 @@ def test_latest_slot_keeps_only_the_newest():
     assert got == ["x"]
 
 
-@pytest.mark.parametrize("kind", ["auto", "geometric"])
-def test_pipeline_grasps_lie_on_the_objects(scene, kind):
+def test_pipeline_grasps_lie_on_the_objects(scene):
     cam, frame, pts = scene
-    detector = make_detector(kind)
-    assert detector.name == {"auto": "baseline", "geometric": "geometric"}[kind]
+    detector = make_detector("auto")
+    assert detector.name == "baseline"
     pipe = DetectionPipeline(detector, PipelineConfig(max_grasps=30))
     result = pipe.process(pts, FRAME)
     g = result.grasps
@@ -235,3 +234,20 @@ def test_latest_frame_wins(ros, scene):
         f"processed {len(stamps)} of {n} in {stream:.1f} s at {per_frame:.2f} s each: a queue built up"
     assert len(stamps) < n and stamps == sorted(stamps) and stamps[-1] == n
     assert node.slot.dropped > 0 or node.slot.received < n  # skipped in the slot or by DDS (depth 1)
+
+
+def test_one_model_free_detector_behind_every_entry(scene):
+    """The pipeline's baseline and GraspDetector(None) run the same algorithm and collision stage:
+    on the same prepared cloud they return the same grasps; the old second detector's name is refused
+    with the fix."""
+    from graspnet_ros.model.detector import DetectorConfig, GraspDetector
+
+    _, _, pts = scene
+    prep = DetectionPipeline(make_detector("baseline"), PipelineConfig()).prepare(pts)
+    grasps, timings = make_detector("baseline").detect(prep.points, FRAME, objects=prep.objects)
+    ref = GraspDetector(None, DetectorConfig(voxel_size=0.0, nms=False)).detect(prep.points, objects=prep.objects)
+    assert len(grasps) >= 5 and grasps.frame_id == FRAME and set(timings) == {"candidates", "collision"}
+    np.testing.assert_allclose(grasps.array, ref.grasps.array, atol=1e-6)
+    assert all(0 <= v < 60 for v in ref.timings.values())  # seconds, like the pipeline's
+    with pytest.raises(ValueError, match="merged into 'baseline'"):
+        make_detector("geometric")

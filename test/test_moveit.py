@@ -24,7 +24,7 @@ from ros_helpers import SafeActionClient, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 UPSTREAM = Path(os.environ.get("GRASPNET_ROS2_UPSTREAM") or ROOT.parent / "shared" / "ros2-upstream")
-FAST = {"detector": "geometric", "max_points": 3000, "max_grasps": 10, "seed": 1}
+FAST = {"detector": "baseline", "max_points": 3000, "max_grasps": 10, "seed": 1}
 
 
 def require(what: str, ok: bool) -> None:

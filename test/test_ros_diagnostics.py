@@ -21,7 +21,7 @@ def values(status: DiagnosticStatus) -> dict[str, str]:
 def test_camera_and_detector_report_rate_latency_drops_and_state(ros):
     diags = ros.listen(DiagnosticArray, "/diagnostics")
     ros.add(GraspDetectorNode(context=ros.ctx, parameter_overrides=ros.params(
-        cloud_topic="/cam/depth/color/points", detector="geometric", max_points=2000, max_grasps=5)))
+        cloud_topic="/cam/depth/color/points", detector="baseline", max_points=2000, max_grasps=5)))
     # before any input: a warning naming the topic
     assert wait_for(lambda: latest(diags, "grasp_detector_node"), 10.0)
     first = latest(diags, "grasp_detector_node")
@@ -36,7 +36,7 @@ def test_camera_and_detector_report_rate_latency_drops_and_state(ros):
     assert wait_for(detector_ok, 60.0), latest(diags, "grasp_detector_node")
     det = values(latest(diags, "grasp_detector_node"))
     assert float(det["latency_ms"]) > 0 and int(det["frames"]) >= 1 and int(det["frames_dropped"]) >= 0
-    assert det["input_topic"] == "/cam/depth/color/points" and det["detector"] == "geometric"
+    assert det["input_topic"] == "/cam/depth/color/points" and det["detector"] == "baseline"
 
     def camera_streaming() -> bool:  # its own 1 Hz timer: may report after the detector's
         s = latest(diags, "camera_node")

@@ -22,7 +22,7 @@ from graspnet_ros.nodes import conversions as cv
 from graspnet_ros.nodes.grasp_detector_node import GraspDetectorNode
 from ros_helpers import wait_for
 
-FAST = {"detector": "geometric", "max_points": 3000, "max_grasps": 10}
+FAST = {"detector": "baseline", "max_points": 3000, "max_grasps": 10}
 
 
 @pytest.fixture(scope="module")

@@ -253,15 +253,14 @@ def run(args: argparse.Namespace) -> int:
         demo = ReferenceDemoConfig(collision_thresh=0.0 if args.no_collision else 0.01, max_grasps=args.max_grasps)
         detector = ReferenceDetector.from_checkpoint(args.checkpoint, demo)
         result, kind = detector.detect(points), detector.kind
-        timing = ", ".join(f"{k} {v:.0f}" for k, v in result.timings.items())
     else:
         pipeline = detect_pipeline(args)
         result, kind = pipeline.process(points, "camera"), pipeline.detector.name
-        timing = ", ".join(f"{k} {v * 1000:.0f}" for k, v in result.timings.items())
         seg = result.segmentation
         if seg is not None:
             summary = (f"; segmentation: {seg.counts.get('objects', 0)} object(s), {int(seg.mask.sum())} points "
                        f"on them" if seg.plane is not None else f"; segmentation: {seg.reason}")
+    timing = ", ".join(f"{k} {v * 1000:.0f}" for k, v in result.timings.items())  # seconds -> ms
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     npy = out.with_suffix(".npy")

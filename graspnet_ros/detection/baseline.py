@@ -1,8 +1,8 @@
-"""A model-free antipodal grasp detector on estimated surface normals.
+"""The model-free antipodal grasp detector on estimated surface normals (needs no torch).
 
 The classic point-cloud recipe (in the spirit of GPD and Dex-Net's antipodal
-samplers), used as the fallback when no checkpoint is given and as the
-yardstick for the trained network:
+samplers), the detector when no checkpoint is given and the yardstick for
+the trained network (:class:`BaselineDetector`, a :class:`.detectors.Detector`):
 
 1. surface normals by PCA over the k nearest neighbours, oriented towards
    the camera (the origin of the camera frame);
@@ -24,18 +24,25 @@ yardstick for the trained network:
    s = 1.1 - mu (grasps needing mu > 1 are dropped), the same scale as the
    network's.
 
+5. the collision stage every detector's grasps pass (:mod:`.collision`), plus
+   the unseen-space test of the fingers (:func:`.collision.fingers_in_shadow`).
+
 Everything is vectorised over candidates x angles x depths x neighbours.
+Frames: grasps come back in the cloud's frame, which must be the camera's
+optical frame (normals are oriented towards its origin), metres.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.spatial import cKDTree
 
 from ..grasp import DEFAULT_HEIGHT, GraspGroup, rotation_from_approach
 from ..gripper import GripperModel
+from .collision import CollisionConfig, filter_collisions
 
 
 @dataclass(frozen=True)
@@ -164,42 +171,33 @@ def detect_baseline(points: np.ndarray, cfg: BaselineConfig = BaselineConfig(), 
     return grasps.sort_by_score()
 
 
-def fingers_in_shadow(grasps: GraspGroup, points: np.ndarray, gripper: GripperModel = GripperModel(),
-                      bin_rad: float = 0.01, tolerance: float = 0.03) -> np.ndarray:
-    """(N,) bool: a finger of the grasp lies in space the camera cannot see (behind an observed
-    surface by more than ``tolerance`` m), where the unseen back of the object may be.
+@dataclass
+class BaselineDetector:
+    """:class:`.detectors.Detector` over :func:`detect_baseline` and the collision stage.
 
-    grasps and points (M, 3) in the camera's optical frame (metres, camera at the origin). The
-    cloud becomes a z-buffer over viewing directions (``bin_rad`` wide); each finger is sampled
-    at 3 x 3 points (base to tip, bottom to top) on its mid-plane.
+    ``detect(points, frame_id, objects)``: grasps in ``frame_id`` (the cloud's, metres), best
+    first, and per-stage seconds; ``objects`` (M,) bool: grasp points only there.
     """
-    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-    pts = pts[np.isfinite(pts).all(axis=1) & (pts[:, 2] > 1e-6)]
-    if not len(grasps) or not len(pts):
-        return np.zeros(len(grasps), dtype=bool)
-    g = gripper
-    xs = np.linspace(-g.depth_base, 1.0, 3)  # the last row scaled to each grasp's depth below
-    zs = np.array([-g.height / 2, 0.0, g.height / 2])
-    X, Z = np.meshgrid(xs, zs, indexing="ij")
-    n = len(grasps)
-    local = np.zeros((n, 2, 9, 3))
-    local[..., 0] = np.where(X.ravel() > 0, X.ravel()[None] * grasps.depths[:, None], X.ravel()[None])[:, None]
-    local[..., 1] = (np.array([-1.0, 1.0])[None, :, None] * (grasps.widths / 2 + g.finger_width / 2)[:, None, None])
-    local[..., 2] = Z.ravel()[None, None]
-    world = np.einsum("nij,nfsj->nfsi", grasps.rotations, local) + grasps.translations[:, None, None]
-    span = 3.0  # |x/z|, |y/z| covered (a 143-degree field of view); beyond it counts as seen
 
-    def cells(q: np.ndarray) -> np.ndarray:
-        return np.floor((np.clip(q[..., :2] / q[..., 2:3], -span, span) + span) / bin_rad).astype(np.int64)
+    config: BaselineConfig = field(default_factory=BaselineConfig)
+    collision: CollisionConfig = field(default_factory=CollisionConfig)
+    seed: int = 0
+    name: str = "baseline"
 
-    ij = cells(pts)
-    shape = np.full(2, int(2 * span / bin_rad) + 1)
-    zbuf = np.full(shape, np.inf)
-    np.minimum.at(zbuf, (ij[:, 0], ij[:, 1]), pts[:, 2])
-    front = world[..., 2] > 1e-6
-    fij = cells(np.where(front[..., None], world, 1.0))
-    inside = front & (fij >= 0).all(axis=-1) & (fij < shape).all(axis=-1)
-    seen = np.full(world.shape[:-1], np.inf)
-    seen[inside] = zbuf[fij[inside][:, 0], fij[inside][:, 1]]
-    return (world[..., 2] > seen + tolerance).any(axis=(1, 2))
-
+    def detect(self, points: np.ndarray, frame_id: str = "camera",
+               objects: np.ndarray | None = None) -> tuple[GraspGroup, dict[str, float]]:
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        if len(pts) < self.config.normal_neighbours:
+            raise ValueError(f"only {len(pts)} points reach the baseline detector; it needs at least "
+                             f"{self.config.normal_neighbours}: widen the workspace or move the camera closer")
+        t0 = time.perf_counter()
+        tree = cKDTree(pts)
+        obj = None if objects is None else np.asarray(objects, bool).reshape(-1)
+        pool = None if obj is None or not obj.any() else np.flatnonzero(obj)
+        grasps = detect_baseline(pts, self.config, seed=self.seed, tree=tree, pool=pool)
+        timings = {"candidates": time.perf_counter() - t0}
+        t0 = time.perf_counter()
+        grasps = filter_collisions(grasps, pts, self.collision, tree=tree, knows_shapes=False)
+        timings["collision"] = time.perf_counter() - t0
+        grasps.frame_id = frame_id
+        return grasps.sort_by_score(), timings

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Workspace", "finite_points", "crop", "voxel_downsample", "random_subsample"]
+__all__ = ["Workspace", "finite_points", "crop", "voxel_downsample", "voxel_downsample_index", "random_subsample"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,20 @@ def voxel_downsample(points: np.ndarray, voxel: float) -> np.ndarray:
     sums = np.stack([np.bincount(inverse, weights=p[:, k], minlength=len(counts)) for k in range(3)],
                     axis=1)
     return (sums / counts[:, None]).astype(np.float32)
+
+
+def voxel_downsample_index(points: np.ndarray, voxel: float) -> np.ndarray:
+    """Sorted indices of one point per occupied cube of edge ``voxel`` (m): the first in index
+    order, so the kept points are input points (:func:`voxel_downsample` averages instead);
+    all indices when voxel <= 0."""
+    p = np.asarray(points).reshape(-1, 3)
+    if voxel <= 0 or len(p) == 0:
+        return np.arange(len(p))
+    keys = np.floor(p / voxel).astype(np.int64)
+    keys -= keys.min(axis=0)
+    dims = keys.max(axis=0) + 1
+    flat = (keys[:, 0] * dims[1] + keys[:, 1]) * dims[2] + keys[:, 2]
+    return np.sort(np.unique(flat, return_index=True)[1])
 
 
 def random_subsample(points: np.ndarray, max_points: int, seed: int = 0) -> np.ndarray:

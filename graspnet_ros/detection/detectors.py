@@ -10,9 +10,9 @@ support (from the pipeline's scene segmentation): grasps are proposed there
 only, and every point of the cloud still counts for collisions.
 
 Implementations: the network (:class:`graspnet_ros.model.detector.GraspDetector`
-through :class:`NetworkDetector`) when a checkpoint is given, that class's
-model-free baseline otherwise, and :class:`~.geometric.GeometricDetector`
-when the network package (torch) is not importable or when asked for.
+through :class:`NetworkDetector`) when a checkpoint is given, the model-free
+:class:`~.baseline.BaselineDetector` otherwise (it needs no torch). Both end
+in the same collision stage (:mod:`.collision`); timings are in seconds.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from ..grasp import GraspGroup
-from .geometric import GeometricDetector
+from .baseline import BaselineDetector
+from .collision import CollisionConfig
 
 __all__ = ["Detector", "NetworkDetector", "make_detector", "DETECTOR_KINDS"]
 
-DETECTOR_KINDS = ("auto", "model", "baseline", "geometric")
+DETECTOR_KINDS = ("auto", "model", "baseline")
 
 
 @runtime_checkable
@@ -40,12 +41,11 @@ class Detector(Protocol):
 
 
 class NetworkDetector:
-    """Adapter from :class:`graspnet_ros.model.detector.GraspDetector` (network or its
-    model-free baseline) to :class:`Detector`.
+    """Adapter from :class:`graspnet_ros.model.detector.GraspDetector` to :class:`Detector`.
 
     The pipeline crops and downsamples the cloud before it and runs NMS and
     the top-k cut after it, so the network's own voxel step, NMS and cut are
-    off (:func:`make_detector`); its timings (ms) are reported in seconds.
+    off (:func:`make_detector`).
     Its ValueErrors (too few points, ...) propagate to the caller as bad input.
     """
 
@@ -58,7 +58,7 @@ class NetworkDetector:
         det = self.impl.detect(np.asarray(points, dtype=np.float64).reshape(-1, 3), objects=objects)
         grasps = det.grasps
         grasps.frame_id = frame_id
-        return grasps, {k: float(v) / 1000.0 for k, v in det.timings.items() if k != "total"}
+        return grasps, {k: float(v) for k, v in det.timings.items() if k != "total"}
 
 
 def _model_module():
@@ -72,39 +72,34 @@ def _model_module():
 
 
 def make_detector(kind: str = "auto", checkpoint: str | Path | None = None, device: str = "cpu",
-                  seed: int = 0, **model_options: Any) -> Detector:
+                  seed: int = 0, use_gaf: bool = True, collision_check: bool = True) -> Detector:
     """Pick the detector.
 
     kind 'model': the network from ``checkpoint`` (ValueError / FileNotFoundError
-    if it cannot be loaded); 'baseline': the network package's model-free
-    baseline; 'geometric': :class:`GeometricDetector`; 'auto': the network if a
-    checkpoint is given, else the baseline if available, else geometric.
-    checkpoint ``"shipped"``: the checkpoint shipped with the package. model_options: further
-    :class:`~graspnet_ros.model.detector.DetectorConfig` fields (``use_gaf``, ``collision_check``)
-    of the network and the baseline; the geometric detector has none.
+    if it cannot be loaded; ``"shipped"``: the checkpoint shipped with the package);
+    'baseline': the model-free :class:`BaselineDetector`; 'auto': the network if a
+    checkpoint is given, else the baseline. use_gaf: GAF re-ranking of the network's
+    grasps; collision_check: the collision stage (both detectors).
     """
+    if kind == "geometric":
+        raise ValueError("detector 'geometric' was merged into 'baseline' (the model-free detector, no torch "
+                         "needed): set detector: baseline")
     if kind not in DETECTOR_KINDS:
         raise ValueError(f"unknown detector '{kind}'; use one of {DETECTOR_KINDS}")
-    module = _model_module() if kind in ("auto", "model", "baseline") else None
-    if kind in ("model", "baseline") and module is None:
-        raise ValueError(f"detector '{kind}' needs graspnet_ros.model (torch), which is not "
-                         "importable here; use detector 'geometric'")
-    if module is not None:
-        # the pipeline crops, voxel-downsamples, runs NMS and keeps the best: the network does not again
-        cfg = module.DetectorConfig(voxel_size=0.0, seed=seed, nms=False, max_grasps=None, **model_options)
-    if kind == "model" or (kind == "auto" and checkpoint):
-        if not checkpoint:
-            raise ValueError("detector 'model' needs a checkpoint (parameter 'checkpoint')")
-        path = Path(checkpoint).expanduser()
-        if module is not None:
-            from ..model.checkpoint import resolve_checkpoint  # knows "shipped"
+    if kind == "baseline" or (kind == "auto" and not checkpoint):
+        return BaselineDetector(collision=CollisionConfig(enabled=collision_check), seed=seed)
+    if not checkpoint:
+        raise ValueError("detector 'model' needs a checkpoint (parameter 'checkpoint')")
+    module = _model_module()
+    if module is None:
+        raise ValueError("a checkpoint was given but graspnet_ros.model (torch) is not importable here; "
+                         "install torch or use detector 'baseline'")
+    from ..model.checkpoint import resolve_checkpoint  # knows "shipped"
 
-            path = resolve_checkpoint(checkpoint)
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint not found: {path}")
-        if module is None:
-            raise ValueError("a checkpoint was given but graspnet_ros.model (torch) is not importable")
-        return NetworkDetector(module.GraspDetector.from_checkpoint(path, cfg), name=f"model:{path.name}")
-    if module is not None:
-        return NetworkDetector(module.GraspDetector(None, cfg), name="baseline")
-    return GeometricDetector(seed=seed)
+    path = resolve_checkpoint(checkpoint)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    # the pipeline crops, voxel-downsamples, runs NMS and keeps the best: the network does not again
+    cfg = module.DetectorConfig(voxel_size=0.0, seed=seed, nms=False, max_grasps=None, use_gaf=use_gaf,
+                                collision_check=collision_check)
+    return NetworkDetector(module.GraspDetector.from_checkpoint(path, cfg), name=f"model:{path.name}")

@@ -12,8 +12,8 @@ Modules (import them directly; this package imports nothing heavy):
 * ``losses``      paper eq. 5-8
 * ``decode``      outputs -> GraspGroup (camera frame)
 * ``gaf``         grasp-affinity-field re-ranking
-* ``baseline``    model-free antipodal detector
-* ``detector``    ``GraspDetector``: preprocessing, model or baseline, GAF, collisions, NMS
+* ``detector``    ``GraspDetector``: the network (or :mod:`graspnet_ros.detection.baseline`) with
+                  preprocessing, GAF, the collision stage and NMS
 * ``train``       training loop; ``checkpoint``: save/load
 * ``toy_scene``   a small ray-cast box scene with labels, for tests and benchmarks
 """

@@ -1,11 +1,15 @@
-"""One grasp-detection interface for the ROS node and the offline tools.
+"""The network as a detector: sample, forward, decode, GAF, then the shared stages.
 
 ``GraspDetector.detect(points)`` takes a cloud in the camera frame (metres)
 and runs: preprocessing (drop NaN/inf, workspace crop, voxel downsample,
-sample the network's N points), the network (or the model-free baseline when
-no model is given), decode, GAF re-ranking, collision filtering against the
-preprocessed cloud (core ``check_collision``) and pose NMS. It returns a
-GraspGroup sorted by score plus wall-clock timings per stage (ms).
+sample the network's N points), the network (or the model-free baseline,
+:mod:`graspnet_ros.detection.baseline`, when no model is given), decode, GAF
+re-ranking, the collision stage (:mod:`graspnet_ros.detection.collision`)
+and pose NMS. It returns a GraspGroup sorted by score plus wall-clock
+timings per stage (seconds). The live pipeline
+(:class:`graspnet_ros.detection.runner.DetectionPipeline`) prepares the cloud
+and runs NMS itself, so it turns those stages off here
+(:func:`graspnet_ros.detection.detectors.make_detector`).
 
 Bad input: a cloud that is not (M, 3), or that has no finite points, or
 fewer than the network's seed count after preprocessing, raises ValueError
@@ -22,10 +26,12 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
+from ..detection.baseline import BaselineConfig, detect_baseline
+from ..detection.cloud import voxel_downsample_index
+from ..detection.collision import CollisionConfig, filter_collisions
 from ..grasp import GraspGroup
-from ..gripper import GripperModel, check_collision
+from ..gripper import GripperModel
 from ..nms import pose_nms
-from .baseline import BaselineConfig, detect_baseline, fingers_in_shadow
 from .decode import decode
 from .gaf import gaf_rescore
 from .graspnet import GraspNet
@@ -54,32 +60,21 @@ class DetectorConfig:
     max_grasps: int | None = None
     seed: int = 0
 
+    @property
+    def collision(self) -> CollisionConfig:
+        """The collision stage's settings (:mod:`graspnet_ros.detection.collision`)."""
+        return CollisionConfig(self.collision_check, self.collision_voxel, self.reject_empty, self.gripper,
+                               self.max_candidates)
+
 
 @dataclass
 class Detection:
     grasps: GraspGroup  # camera frame, best first
-    timings: dict[str, float]  # ms per stage
+    timings: dict[str, float]  # seconds per stage
     cloud: np.ndarray  # (M, 3) preprocessed cloud used for collision checks
     num_input_points: int
     detector: str  # "model" or "baseline"
     stats: dict = field(default_factory=dict)
-
-
-def voxel_downsample_index(points: np.ndarray, voxel: float) -> np.ndarray:
-    """Sorted indices of one point per occupied voxel (the first in index order);
-    all indices when voxel <= 0."""
-    if voxel <= 0 or len(points) == 0:
-        return np.arange(len(points))
-    keys = np.floor(points / voxel).astype(np.int64)
-    keys -= keys.min(axis=0)
-    dims = keys.max(axis=0) + 1
-    flat = (keys[:, 0] * dims[1] + keys[:, 1]) * dims[2] + keys[:, 2]
-    return np.sort(np.unique(flat, return_index=True)[1])
-
-
-def voxel_downsample(points: np.ndarray, voxel: float) -> np.ndarray:
-    """One representative point per occupied voxel (metres)."""
-    return points[voxel_downsample_index(points, voxel)]
 
 
 def clean_cloud_index(points: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
@@ -171,38 +166,32 @@ class GraspDetector:
         tree = cKDTree(cloud)
         if self.model is not None:
             sample = sample_points(cloud, self.model.cfg.num_points, rng)
-            timings["preprocess"] = _ms(t0)
+            timings["preprocess"] = _elapsed(t0)
             t = time.perf_counter()
             with torch.no_grad():
                 out = self.model(torch.from_numpy(sample.astype(np.float32))[None])
-            timings["network"] = _ms(t)
+            timings["network"] = _elapsed(t)
             t = time.perf_counter()
             dec = decode(out, self.model.cfg, cfg.objectness_threshold, cfg.grasps_per_seed)[0]
             grasps, tolerance = dec.grasps, dec.tolerance
-            timings["decode"] = _ms(t)
+            timings["decode"] = _elapsed(t)
             t = time.perf_counter()
             if cfg.use_gaf and len(grasps):
                 grasps = grasps.with_scores(gaf_rescore(grasps.scores, tolerance))
-            timings["gaf"] = _ms(t)
+            timings["gaf"] = _elapsed(t)
         else:
-            timings["preprocess"] = _ms(t0)
+            timings["preprocess"] = _elapsed(t0)
             t = time.perf_counter()
             grasps = detect_baseline(cloud, self.baseline, seed=cfg.seed, tree=tree,
                                      pool=None if obj is None or not obj.any() else np.flatnonzero(obj))
-            timings["network"] = _ms(t)
+            timings["network"] = _elapsed(t)
             timings["decode"] = timings["gaf"] = 0.0
         stats["candidates"] = len(grasps)
         t = time.perf_counter()
-        if cfg.max_candidates is not None and len(grasps) > cfg.max_candidates:
-            grasps = grasps.sort_by_score()[:cfg.max_candidates]
-        if cfg.collision_check and len(grasps):
-            coarse = voxel_downsample(cloud, cfg.collision_voxel) if cfg.collision_voxel > cfg.voxel_size else cloud
-            res = check_collision(grasps, coarse, cfg.gripper, tree=tree if coarse is cloud else None)
-            keep = ~res.collision & (~res.empty if cfg.reject_empty else True)
-            if self.model is None:  # the baseline knows no shapes: its fingers stay in seen free space
-                keep &= ~fingers_in_shadow(grasps, cloud, cfg.gripper)
-            grasps = grasps.filter(keep)
-        timings["collision"] = _ms(t)
+        # the baseline knows no shapes: its fingers must also stay in seen free space
+        grasps = filter_collisions(grasps, cloud, cfg.collision, cfg.voxel_size, tree,
+                                   knows_shapes=self.model is not None)
+        timings["collision"] = _elapsed(t)
         stats["collision_free"] = len(grasps)
         t = time.perf_counter()
         if cfg.nms and len(grasps):
@@ -211,10 +200,11 @@ class GraspDetector:
             grasps = grasps.sort_by_score()
         if cfg.max_grasps is not None:
             grasps = grasps[:cfg.max_grasps]
-        timings["nms"] = _ms(t)
-        timings["total"] = _ms(t0)
+        timings["nms"] = _elapsed(t)
+        timings["total"] = _elapsed(t0)
         return Detection(grasps, timings, cloud, n_in, self.kind, stats)
 
 
-def _ms(t0: float) -> float:
-    return (time.perf_counter() - t0) * 1000.0
+def _elapsed(t0: float) -> float:
+    """Seconds since ``t0`` (the one timing unit of the detection stack)."""
+    return time.perf_counter() - t0

@@ -97,31 +97,32 @@ class ReferenceDetector:
         n_in = int(np.asarray(points).shape[0]) if np.ndim(points) == 2 else 0
         cloud = demo_points(points)
         sample = sample_points(cloud, self.model.cfg.num_points, np.random.RandomState(cfg.seed))
-        timings["preprocess"] = _ms(t0)
+        timings["preprocess"] = _elapsed(t0)
         t = time.perf_counter()
         with torch.no_grad():
             out = self.model(torch.from_numpy(sample.astype(np.float32))[None])
-        timings["network"] = _ms(t)
+        timings["network"] = _elapsed(t)
         t = time.perf_counter()
         grasps = decode_reference(out, self.model.cfg)[0].grasps
-        timings["decode"] = _ms(t)
+        timings["decode"] = _elapsed(t)
         timings["gaf"] = 0.0
         stats: dict = {"points_after_preprocessing": len(cloud), "candidates": len(grasps)}
         t = time.perf_counter()
         if cfg.collision_thresh > 0 and len(grasps):
             grasps = grasps.filter(~model_free_collision(grasps, cloud, cfg.collision_voxel, cfg.approach_dist,
                                                          cfg.collision_thresh))
-        timings["collision"] = _ms(t)
+        timings["collision"] = _elapsed(t)
         stats["collision_free"] = len(grasps)
         t = time.perf_counter()
         grasps = grasps[pose_nms(grasps, cfg.nms_translation, np.deg2rad(cfg.nms_rotation_deg))] if len(grasps) \
             else grasps
         if cfg.max_grasps is not None:
             grasps = grasps[:cfg.max_grasps]
-        timings["nms"] = _ms(t)
-        timings["total"] = _ms(t0)
+        timings["nms"] = _elapsed(t)
+        timings["total"] = _elapsed(t0)
         return Detection(grasps, timings, cloud, n_in, self.kind, stats)
 
 
-def _ms(t0: float) -> float:
-    return (time.perf_counter() - t0) * 1000.0
+def _elapsed(t0: float) -> float:
+    """Seconds since ``t0``."""
+    return time.perf_counter() - t0
