@@ -140,7 +140,7 @@ def test_workspace_crops(fixture):
     assert len(table) > 0 and (np.abs(tz[:, :2]) <= 0.5).all() and (tz[:, 2] >= -0.02).all()
     with pytest.raises(ValueError, match="workspace"):
         frame_point_cloud(frame, workspace="kitchen")
-    with pytest.raises(ValueError, match="min <= max"):
+    with pytest.raises(ValueError, match="exceeds upper"):
         frame_point_cloud(frame, workspace=np.array([[1, 1, 1], [0, 0, 0]]))
 
 

@@ -36,14 +36,15 @@ from graspnet_ros.nodes import conversions as cv
 from graspnet_ros.nodes.executor_node import ExecutorNode
 from graspnet_ros.robot.base import ConnectionLost, ProtectiveStop
 from graspnet_ros.robot.executor import PHASES, ExecutorConfig, InputLimits
-from graspnet_ros.robot.safety import DEFAULT_GRIPPER_BODY, Box, SafetyConfig
+from graspnet_ros.robot.safety import DEFAULT_GRIPPER_BODY, SafetyConfig
+from graspnet_ros.workspace import Workspace
 from graspnet_ros.robot.sim import SimArm, SimObject
 from graspnet_ros.tool_frame import Z_APPROACH_ROTATION
 
 TIMEOUT = 30.0
 CAMERA = "camera_color_optical_frame"
 T_BASE_CAMERA = np.array([[1.0, 0, 0, 0.1], [0, -1, 0, 0.05], [0, 0, -1, 0.6], [0, 0, 0, 1]])
-ZONE = Box((0.25, -0.6, 0.0), (0.6, -0.25, 0.7), "camera_mount")
+ZONE = Workspace((0.25, -0.6, 0.0), (0.6, -0.25, 0.7), "camera_mount")
 SAFETY = SafetyConfig(forbidden_zones=(ZONE,))
 ROWS: list[dict] = []
 STATUS = {GoalStatus.STATUS_SUCCEEDED: "succeeded", GoalStatus.STATUS_ABORTED: "aborted",
@@ -67,7 +68,7 @@ def summary():
 
 # -- the arm: MuJoCo, with an independent safety monitor and injectable faults ---------------
 
-_BODY_CORNERS = np.concatenate([np.stack(np.meshgrid(*zip(b.lo, b.hi), indexing="ij"), -1).reshape(-1, 3)
+_BODY_CORNERS = np.concatenate([np.stack(np.meshgrid(*zip(b.lower, b.upper), indexing="ij"), -1).reshape(-1, 3)
                                 for b in DEFAULT_GRIPPER_BODY]) @ Z_APPROACH_ROTATION  # tool frame
 
 

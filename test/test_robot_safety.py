@@ -10,7 +10,8 @@ import yaml
 from graspnet_ros.grasp import GraspGroup
 from graspnet_ros.robot.executor import (ExecutorConfig, GraspExecutor, MotionConfig, SafetyViolation,
                                         load_calibration)
-from graspnet_ros.robot.safety import Box, SafetyChecker, SafetyConfig
+from graspnet_ros.robot.safety import SafetyChecker, SafetyConfig
+from graspnet_ros.workspace import Workspace
 from graspnet_ros.robot.sim import SimArm, SimObject
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,7 +57,7 @@ def test_too_wide_refused(arm):
 
 def test_forbidden_zone_on_the_path_refused(arm):
     # a zone the straight descent onto the box passes through
-    zone = Box((0.05, 0.0, 0.15), (0.15, 0.1, 0.2), "camera_mount")
+    zone = Workspace((0.05, 0.0, 0.15), (0.15, 0.1, 0.2), "camera_mount")
     cfg = ExecutorConfig(safety=SafetyConfig(forbidden_zones=(zone,)))
     reason = refused_without_motion(arm, GraspExecutor(arm, cfg), grasp_at((0.1, 0.05, 0.08)))
     assert "forbidden zone 'camera_mount'" in reason
@@ -92,7 +93,7 @@ def test_every_command_is_guarded(arm):
 
 
 def test_path_check_catches_a_segment_through_a_zone():
-    zone = Box((-0.05, -0.05, 0.0), (0.05, 0.05, 0.5), "pillar")
+    zone = Workspace((-0.05, -0.05, 0.0), (0.05, 0.05, 0.5), "pillar")
     checker = SafetyChecker(SafetyConfig(forbidden_zones=(zone,)))
     ends = np.array([[[-0.3, 0.0, 0.2], [0.3, 0.0, 0.2]], [[-0.3, 0.2, 0.2], [0.3, 0.2, 0.2]]])
     bad, reasons = checker.check_paths(ends)
@@ -138,7 +139,7 @@ def test_shipped_config_loads():
 def test_reset_home_move_is_path_checked(arm):
     """The straight move home would cross a no-go zone: refused before anything moves."""
     arm.reset(0)
-    pillar = Box((0.15, -0.1, 0.0), (0.25, 0.1, 0.7), "pillar")
+    pillar = Workspace((0.15, -0.1, 0.0), (0.25, 0.1, 0.7), "pillar")
     home = arm.tool_pose()
     home[:3, 3] = (0.4, 0.0, 0.3)
     cfg = ExecutorConfig(safety=SafetyConfig(forbidden_zones=(pillar,)))
@@ -156,7 +157,7 @@ def test_back_to_back_goals_check_the_move_from_where_the_arm_is(arm):
     assert ex.execute(grasp_at((0.1, 0.05, 0.08))).success
     end = arm.tool_pose()[:3, 3]
     # a wall between the lift pose and the second grasp: the transit move from here crosses it
-    wall = Box((end[0] - 0.2, end[1] - 0.2, 0.0), (end[0] + 0.2, end[1] - 0.12, 0.7), "wall")
+    wall = Workspace((end[0] - 0.2, end[1] - 0.2, 0.0), (end[0] + 0.2, end[1] - 0.12, 0.7), "wall")
     ex2 = GraspExecutor(arm, ExecutorConfig(safety=SafetyConfig(forbidden_zones=(wall,), require_cloud=False)))
     n = arm.motion_commands
     result = ex2.execute(grasp_at((end[0], end[1] - 0.3, 0.08)))
@@ -172,7 +173,7 @@ def test_gripper_body_is_checked_not_only_the_tool_tip(arm):
     plan, _ = plain.check(grasp)
     closing = plan.grasps.rotations[0][:, 1]  # the jaw closing axis actually used (base frame)
     centre = plan.grasp[0, :3, 3] + 0.05 * closing + np.array([0, 0, 0.02])
-    zone = Box(tuple(centre - 0.015), tuple(centre + 0.015), "bracket")
+    zone = Workspace(tuple(centre - 0.015), tuple(centre + 0.015), "bracket")
     tcp = np.concatenate([np.linspace(a, b, 200) for a, b in zip(plan.waypoints()[0][:-1], plan.waypoints()[0][1:])])
     assert not zone.contains(tcp).any()  # the tool tip never enters the zone ...
     cfg = ExecutorConfig(safety=SafetyConfig(forbidden_zones=(zone,), require_cloud=False))

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
+from ..workspace import Workspace
+
 if TYPE_CHECKING:  # pragma: no cover
     from .reader import Frame
 
@@ -21,7 +23,9 @@ TABLE_WORKSPACE = np.array([[-0.5, -0.5, -0.02], [0.5, 0.5, 0.5]])
 #: Margin (m) around the object points of the "objects" workspace (graspnet-baseline's).
 OBJECTS_MARGIN = 0.02
 
-Workspace = Union[None, str, np.ndarray]
+#: How :func:`frame_point_cloud` crops: None, "table", "objects", a (2, 3) array or a Workspace
+#: (both in the table frame).
+WorkspaceSpec = Union[None, str, np.ndarray, Workspace]
 
 
 def check_intrinsics(intrinsics: np.ndarray) -> np.ndarray:
@@ -68,16 +72,6 @@ def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return out
 
 
-def box_mask(points: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """(...,) bool: points (..., 3) inside the box [[xmin, ymin, zmin], [xmax, ymax, zmax]]
-    (NaN points are outside)."""
-    box = np.asarray(box, dtype=np.float64)
-    if box.shape != (2, 3) or not (box[0] <= box[1]).all():
-        raise ValueError(f"workspace box must be [[xmin, ymin, zmin], [xmax, ymax, zmax]] with "
-                         f"min <= max, got {box.tolist()}")
-    return ((points >= box[0]) & (points <= box[1])).all(axis=-1)
-
-
 def objects_box(table_points: np.ndarray, object_mask: np.ndarray,
                 margin: float = OBJECTS_MARGIN) -> np.ndarray:
     """Table-frame bounding box of the object points, grown by ``margin`` (m):
@@ -89,14 +83,14 @@ def objects_box(table_points: np.ndarray, object_mask: np.ndarray,
     return np.stack([pts.min(axis=0) - margin, pts.max(axis=0) + margin])
 
 
-def frame_point_cloud(frame: "Frame", workspace: Workspace = None, mask_objects: bool = False,
+def frame_point_cloud(frame: "Frame", workspace: WorkspaceSpec = None, mask_objects: bool = False,
                       organized: bool = False, colors: bool = False):
     """Scene point cloud of a frame in its camera frame (metres, float32).
 
     workspace: None (no crop); ``"table"`` (:data:`TABLE_WORKSPACE`, in the
     table frame); ``"objects"`` (the table-frame box around the labelled
-    object points plus 2 cm, as graspnet-baseline crops); or a (2, 3) box
-    [[xmin, ymin, zmin], [xmax, ymax, zmax]] in the table frame (m).
+    object points plus 2 cm, as graspnet-baseline crops); or a box in the table frame
+    (m): a :class:`~graspnet_ros.workspace.Workspace` or (2, 3) [[xmin, ymin, zmin], [xmax, ymax, zmax]].
     mask_objects: keep only pixels whose label is an object (label > 0).
     organized: return (H, W, 3) with NaN for removed pixels instead of (N, 3).
     colors: also return the RGB colours in [0, 1] (same layout as the points).
@@ -125,7 +119,12 @@ def frame_point_cloud(frame: "Frame", workspace: Workspace = None, mask_objects:
                                  "or a (2, 3) table-frame box")
         else:
             box = workspace
-        keep &= box_mask(in_table, box)
+        if not isinstance(box, Workspace):
+            box = np.asarray(box, dtype=np.float64)
+            if box.shape != (2, 3):
+                raise ValueError(f"workspace box must be [[xmin, ymin, zmin], [xmax, ymax, zmax]], got {box.tolist()}")
+            box = Workspace(tuple(box[0]), tuple(box[1]), "table-frame workspace")
+        keep &= box.contains(in_table)
     rgb = None
     if colors:
         rgb = frame.rgb

@@ -2,33 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-__all__ = ["Workspace", "finite_points", "crop", "voxel_downsample", "voxel_downsample_index", "random_subsample"]
+from ..workspace import Workspace
 
-
-@dataclass(frozen=True)
-class Workspace:
-    """An axis-aligned box [lower, upper] (m) in the cloud's frame; None bounds are open."""
-
-    lower: tuple[float, float, float] = (-np.inf, -np.inf, 0.0)
-    upper: tuple[float, float, float] = (np.inf, np.inf, np.inf)
-
-    def __post_init__(self) -> None:
-        lo, hi = np.asarray(self.lower, float), np.asarray(self.upper, float)
-        if lo.shape != (3,) or hi.shape != (3,) or np.isnan(lo).any() or np.isnan(hi).any():
-            raise ValueError("workspace bounds must be 3 numbers each (x, y, z in metres)")
-        if (lo >= hi).any():
-            raise ValueError(f"workspace lower bound {lo.tolist()} must be below upper {hi.tolist()}")
-
-    @classmethod
-    def from_lists(cls, lower, upper) -> "Workspace":
-        """From two 3-lists where NaN or None means unbounded (ROS parameters cannot hold inf)."""
-        def fix(v, inf):
-            return tuple(inf if (x is None or not np.isfinite(x)) else float(x) for x in v)
-        return cls(fix(lower, -np.inf), fix(upper, np.inf))
+__all__ = ["finite_points", "crop", "voxel_downsample", "voxel_downsample_index", "random_subsample"]
 
 
 def finite_points(points: np.ndarray) -> np.ndarray:
@@ -40,8 +18,7 @@ def finite_points(points: np.ndarray) -> np.ndarray:
 def crop(points: np.ndarray, workspace: Workspace) -> np.ndarray:
     """Points (N, 3) inside the workspace box (bounds inclusive)."""
     p = np.asarray(points)
-    lo, hi = np.asarray(workspace.lower), np.asarray(workspace.upper)
-    return p[((p >= lo) & (p <= hi)).all(axis=1)]
+    return p[workspace.contains(p)]
 
 
 def voxel_downsample(points: np.ndarray, voxel: float) -> np.ndarray:

@@ -15,7 +15,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..grasp import GraspGroup
-from .cloud import Workspace, crop, finite_points, random_subsample, voxel_downsample
+from ..workspace import Workspace
+from .cloud import crop, finite_points, random_subsample, voxel_downsample
 from .detectors import Detector
 from .segment import Segmentation, SegmentationConfig, segment_scene, segmentation_config
 

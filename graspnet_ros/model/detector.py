@@ -32,6 +32,7 @@ from ..detection.collision import CollisionConfig, filter_collisions
 from ..grasp import GraspGroup
 from ..gripper import GripperModel
 from ..nms import pose_nms
+from ..workspace import Workspace
 from .decode import decode
 from .gaf import gaf_rescore
 from .graspnet import GraspNet
@@ -42,8 +43,7 @@ class DetectorConfig:
     """Pre- and post-processing around the network (metres, camera frame)."""
 
     voxel_size: float = 0.005  # 0 disables voxel downsampling
-    workspace_min: tuple[float, float, float] | None = None
-    workspace_max: tuple[float, float, float] | None = None
+    workspace: Workspace | None = None  # crop box in the camera frame
     depth_range: tuple[float, float] = (0.05, 3.0)  # kept z range
     objectness_threshold: float = 0.5
     grasps_per_seed: int = 3  # decode the 3 best in-plane angles per seed (1 = the paper's one grasp)
@@ -89,10 +89,8 @@ def clean_cloud_index(points: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
     if not finite.any():
         raise ValueError("point cloud has no finite points (all NaN/inf): check the depth image and its scale")
     keep = finite & (pts[:, 2] >= cfg.depth_range[0]) & (pts[:, 2] <= cfg.depth_range[1])
-    if cfg.workspace_min is not None:
-        keep &= (pts >= np.asarray(cfg.workspace_min)).all(axis=1)
-    if cfg.workspace_max is not None:
-        keep &= (pts <= np.asarray(cfg.workspace_max)).all(axis=1)
+    if cfg.workspace is not None:
+        keep &= cfg.workspace.contains(pts)
     idx = np.flatnonzero(keep)
     return idx[voxel_downsample_index(pts[idx], cfg.voxel_size)]
 

@@ -38,40 +38,15 @@ import numpy as np
 from ..grasp import GraspGroup
 from ..gripper import GripperModel, check_collision
 from ..tool_frame import ToolFrame
-
-
-@dataclass(frozen=True)
-class Box:
-    """Axis-aligned box in the base frame: ``lo`` <= p <= ``hi`` (m)."""
-
-    lo: tuple[float, float, float]
-    hi: tuple[float, float, float]
-    name: str = "box"
-
-    def __post_init__(self) -> None:
-        lo, hi = np.asarray(self.lo, float), np.asarray(self.hi, float)
-        if lo.shape != (3,) or hi.shape != (3,) or not (np.isfinite(lo).all() and np.isfinite(hi).all()):
-            raise ValueError(f"box '{self.name}': min and max must be 3 finite numbers (m)")
-        if (lo > hi).any():
-            raise ValueError(f"box '{self.name}': min {lo.tolist()} exceeds max {hi.tolist()}")
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], name: str) -> "Box":
-        if "min" not in cfg or "max" not in cfg:
-            raise ValueError(f"box '{name}' needs 'min' and 'max' (3 numbers each, metres, base frame)")
-        return cls(tuple(map(float, cfg["min"])), tuple(map(float, cfg["max"])), str(cfg.get("name", name)))
-
-    def contains(self, points: np.ndarray) -> np.ndarray:
-        """(...,) bool: points (..., 3) inside the box (boundary included)."""
-        return ((points >= np.asarray(self.lo)) & (points <= np.asarray(self.hi))).all(axis=-1)
+from ..workspace import Workspace
 
 
 #: Default gripper body (a 2-finger parallel gripper like the simulator's and a
 #: Robotiq 2F-85): boxes in the gripper frame at the fingertip centre
 #: (x = approach, y = closing, z = finger height), metres.
 DEFAULT_GRIPPER_BODY = (
-    Box((-0.055, -0.06, -0.01), (0.0, 0.06, 0.01), "fingers"),
-    Box((-0.10, -0.065, -0.025), (-0.055, 0.065, 0.025), "palm"),
+    Workspace((-0.055, -0.06, -0.01), (0.0, 0.06, 0.01), "fingers"),
+    Workspace((-0.10, -0.065, -0.025), (-0.055, 0.065, 0.025), "palm"),
 )
 
 
@@ -85,8 +60,8 @@ class SafetyConfig:
     sampled every ``body_step`` m (corners included) for the path checks.
     """
 
-    workspace: Box = Box((-0.6, -0.6, 0.0), (0.6, 0.6, 0.7), "workspace")
-    forbidden_zones: tuple[Box, ...] = ()
+    workspace: Workspace = Workspace((-0.6, -0.6, 0.0), (0.6, 0.6, 0.7), "workspace")
+    forbidden_zones: tuple[Workspace, ...] = ()
     reach_center: tuple[float, float, float] = (0.0, 0.0, 0.0)
     reach_radius: float = 1.0
     min_reach: float = 0.0
@@ -96,10 +71,14 @@ class SafetyConfig:
     require_cloud: bool = True
     gripper_model: GripperModel = field(default_factory=GripperModel)
     path_step: float = 0.01
-    gripper_body: tuple[Box, ...] = DEFAULT_GRIPPER_BODY
+    gripper_body: tuple[Workspace, ...] = DEFAULT_GRIPPER_BODY
     body_step: float = 0.03
 
     def __post_init__(self) -> None:
+        for box in (self.workspace, *self.forbidden_zones, *self.gripper_body):
+            if not box.finite:  # an open side would switch a check off: fail closed
+                raise ValueError(f"safety box '{box.name}': bounds must be finite (m), got "
+                                 f"{list(box.lower)} .. {list(box.upper)}")
         for name in ("path_step", "body_step"):
             value = getattr(self, name)
             if not (np.isfinite(value) and value > 0):
@@ -113,10 +92,10 @@ class SafetyConfig:
         unknown = set(cfg) - known
         if unknown:
             raise ValueError(f"unknown safety keys {sorted(unknown)}; known: {sorted(known)}")
-        ws = Box.from_config(cfg["workspace"], "workspace") if "workspace" in cfg else cls.workspace
-        zones = tuple(Box.from_config(z, f"zone{i}") for i, z in enumerate(cfg.get("forbidden_zones") or []))
+        ws = Workspace.from_config(cfg["workspace"], "workspace") if "workspace" in cfg else cls.workspace
+        zones = tuple(Workspace.from_config(z, f"zone{i}") for i, z in enumerate(cfg.get("forbidden_zones") or []))
         body = (DEFAULT_GRIPPER_BODY if cfg.get("gripper_body") is None else
-                tuple(Box.from_config(b, f"body{i}") for i, b in enumerate(cfg["gripper_body"])))
+                tuple(Workspace.from_config(b, f"body{i}") for i, b in enumerate(cfg["gripper_body"])))
         reach = dict(cfg.get("reach") or {})
         clearance = cfg.get("clearance", {"enabled": True})
         if isinstance(clearance, bool):
@@ -151,9 +130,9 @@ def _fmt(p: np.ndarray) -> str:
     return "(" + ", ".join(f"{v:.3f}" for v in p) + ")"
 
 
-def _box_samples(box: Box, step: float) -> np.ndarray:
+def _box_samples(box: Workspace, step: float) -> np.ndarray:
     """(P, 3) grid points of a box, corners included, at most ``step`` m apart per axis."""
-    lo, hi = np.asarray(box.lo), np.asarray(box.hi)
+    lo, hi = np.asarray(box.lower), np.asarray(box.upper)
     axes = [np.linspace(a, b, max(2, int(np.ceil((b - a) / step)) + 1)) for a, b in zip(lo, hi)]
     return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
 
@@ -215,7 +194,7 @@ class SafetyChecker:
         for i in np.flatnonzero(bad):
             if outside[i]:
                 reasons[i] = (f"TCP position {_fmt(p[i])} m is outside the workspace box "
-                              f"{_fmt(cfg.workspace.lo)} .. {_fmt(cfg.workspace.hi)}")
+                              f"{_fmt(cfg.workspace.lower)} .. {_fmt(cfg.workspace.upper)}")
             elif zone[i] >= 0:
                 reasons[i] = (f"TCP position {_fmt(p[i])} m enters the forbidden zone "
                               f"'{cfg.forbidden_zones[zone[i]].name}'")
@@ -317,7 +296,7 @@ class SafetyChecker:
             p = body_flat[i, j, m]
             part = parts[int(self.body_part[m])].name
             where = (f"enters the forbidden zone '{cfg.forbidden_zones[zone[i, j, m]].name}'" if zone[i, j, m] >= 0
-                     else f"is outside the workspace box {_fmt(cfg.workspace.lo)} .. {_fmt(cfg.workspace.hi)}")
+                     else f"is outside the workspace box {_fmt(cfg.workspace.lower)} .. {_fmt(cfg.workspace.upper)}")
             reasons[i] = (f"gripper body '{part}' point {_fmt(p)} m {where} (TCP at "
                           f"{_fmt(tcp_flat[i, j])} m)")
         return bad, reasons
@@ -383,5 +362,5 @@ class SafetyChecker:
         return SafetyReport(ok, reasons)
 
 
-__all__ = ["Box", "DEFAULT_GRIPPER_BODY", "SafetyConfig", "SafetyReport", "SafetyChecker"]
+__all__ = ["DEFAULT_GRIPPER_BODY", "SafetyConfig", "SafetyReport", "SafetyChecker"]
 

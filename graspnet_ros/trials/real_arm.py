@@ -149,8 +149,8 @@ class RealRig:
         points = depth_to_points(frame.depth, frame.intrinsics, organised=False)
         base = self.executor.cloud_to_base(points, frame.frame_id, flange)
         ws = self.executor.config.safety.workspace
-        lo = np.asarray(ws.lo, dtype=np.float64) - (0.0, 0.0, TABLE_MARGIN)
-        points = points[((base >= lo) & (base <= np.asarray(ws.hi))).all(axis=1)]
+        lo = np.asarray(ws.lower, dtype=np.float64) - (0.0, 0.0, TABLE_MARGIN)
+        points = points[((base >= lo) & (base <= np.asarray(ws.upper))).all(axis=1)]
         try:
             result = self.pipeline.process(points, frame.frame_id)
             grasps, cloud = result.grasps, result.cloud
