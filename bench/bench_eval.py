@@ -33,7 +33,7 @@ from graspnet_ros.evaluation import evaluate_frame, evaluate_scene, load_predict
 from graspnet_ros.evaluation.frame import evaluate_frame_naive  # noqa: E402
 from graspnet_ros.evaluation.ground_truth import FrameGroundTruth, ModelCache, SceneCamera  # noqa: E402
 from graspnet_ros.evaluation.scene import prediction_path  # noqa: E402
-from graspnet_ros.evaluation.toy import write_toy_dump, write_toy_root  # noqa: E402
+from graspnet_ros.toy.table import write_toy_dump, write_toy_root  # noqa: E402
 from graspnet_ros.dataset.layout import Layout  # noqa: E402
 
 

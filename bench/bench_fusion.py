@@ -3,7 +3,7 @@
 An eye-in-hand camera takes V views of a table from known poses (here: a ring
 of wrist-camera poses ``--distance`` m from the table centre at
 ``--elevation`` degrees, azimuths spaced 360/V degrees, the first one in
-front). Each scene is ``--objects`` primitives (graspnet_ros.evaluation.toy:
+front). Each scene is ``--objects`` primitives (graspnet_ros.toy.table:
 boxes, cylinders, capsules, ellipsoids of 3-10 cm) rendered with the RealSense
 model's depth noise (graspnet_ros.dataset.synthetic), written in the GraspNet
 layout (depth/%04d.png in mm, camera_poses.npy = T_cam0<-cam_k, camK.npy) and
@@ -112,7 +112,7 @@ def main() -> None:
     from graspnet_ros import cli
     from graspnet_ros.evaluation import evaluate_frame
     from graspnet_ros.evaluation.ground_truth import FrameGroundTruth
-    from graspnet_ros.evaluation.toy import toy_scene
+    from graspnet_ros.toy.table import toy_scene
     from graspnet_ros.grasp import GraspGroup
 
     out = Path(args.out)

@@ -48,7 +48,7 @@ def dataset_frames(root: str, n: int, num_points: int = 20000) -> list[np.ndarra
 
 
 def frames(n: int, num_points: int = 20000, root: str | None = None) -> list[np.ndarray]:
-    from graspnet_ros.model import toy_scene
+    from graspnet_ros.toy import frame as toy_scene
 
     if root:
         return dataset_frames(root, n, num_points)
@@ -100,7 +100,7 @@ def run_one(kind: str, n_frames: int, threads: int, root: str | None = None,
 def train_speed(kind: str, steps: int = 4) -> float:
     import torch
 
-    from graspnet_ros.model import toy_scene
+    from graspnet_ros.toy import frame as toy_scene
     from graspnet_ros.model.config import LabelConfig, get_config
     from graspnet_ros.model.graspnet import GraspNet
     from graspnet_ros.model.train import StaticFrames, augmentation, train_step

@@ -18,7 +18,7 @@ from graspnet_ros.cli import main
 from graspnet_ros.commands import detect
 from graspnet_ros.dataset.synthetic.cameras import camera_model
 from graspnet_ros.dataset.synthetic.render import SceneRaycaster
-from graspnet_ros.evaluation.toy import toy_scene
+from graspnet_ros.toy.table import toy_scene
 from graspnet_ros.grasp import GraspGroup
 from graspnet_ros.views import look_at
 

@@ -22,7 +22,7 @@ from graspnet_ros.evaluation import (EvalConfig, FrameGroundTruth, evaluate_fram
                                      load_predictions, summarize)
 from graspnet_ros.evaluation.frame import evaluate_frame_naive, precision_at_k, select_candidates
 from graspnet_ros.evaluation.ground_truth import crop_box
-from graspnet_ros.evaluation.toy import (look_at, sample_predictions, toy_scene, write_toy_dump,
+from graspnet_ros.toy.table import (look_at, sample_predictions, toy_scene, write_toy_dump,
                                          write_toy_root)
 from graspnet_ros.dataset.annotations_xml import ObjectPose, read_annotations, write_annotations
 from graspnet_ros.dataset.layout import Layout

@@ -11,7 +11,7 @@ import torch
 
 from graspnet_ros.force_closure import MeshRaycaster, force_closure_labels
 from graspnet_ros.grasp import GraspGroup
-from graspnet_ros.model import toy_scene
+from graspnet_ros.toy import frame as toy_scene
 from graspnet_ros.model.checkpoint import load_model, read_checkpoint, save_checkpoint
 from graspnet_ros.model.config import (BackboneConfig, LabelConfig, ModelConfig, config_from_dict, config_to_dict,
                                        get_config, paper)

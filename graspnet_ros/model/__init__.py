@@ -15,5 +15,4 @@ Modules (import them directly; this package imports nothing heavy):
 * ``detector``    ``GraspDetector``: the network (or :mod:`graspnet_ros.detection.baseline`) with
                   preprocessing, GAF, the collision stage and NMS
 * ``train``       training loop; ``checkpoint``: save/load
-* ``toy_scene``   a small ray-cast box scene with labels, for tests and benchmarks
 """

@@ -19,8 +19,7 @@ import trimesh
 from .._native import import_open3d
 from ..force_closure import ANNOTATION_MUS, MeshRaycaster, antipodal_angle, grasp_contacts, labels_from_angles
 from ..grasp import GraspGroup
-from ..views import fibonacci_views
-from ..views import look_at
+from ..views import fibonacci_views, look_at
 
 #: Box sizes (m) and (x, y, yaw) placements on the table of the default scene.
 DEFAULT_BOXES = (
@@ -31,7 +30,7 @@ DEFAULT_BOXES = (
 
 
 @dataclass
-class ToyScene:
+class ToyFrame:
     depth: np.ndarray  # (H, W) metres, 0 = no return
     label: np.ndarray  # (H, W) 0 background, obj_id + 1
     intrinsics: np.ndarray  # (3, 3)
@@ -53,7 +52,7 @@ class ToyScene:
 
 
 def make_scene(boxes=DEFAULT_BOXES, width: int = 640, height: int = 360, fx: float = 460.0,
-               eye=(0.0, -0.42, 0.50), noise: float = 0.0, seed: int = 0) -> ToyScene:
+               eye=(0.0, -0.42, 0.50), noise: float = 0.0, seed: int = 0) -> ToyFrame:
     """Ray-cast boxes on a 0.8 m table (top at z = 0 in the table frame)."""
     o3d = import_open3d()
     rng = np.random.default_rng(seed)
@@ -91,7 +90,7 @@ def make_scene(boxes=DEFAULT_BOXES, width: int = 640, height: int = 360, fx: flo
     if noise > 0:
         depth = np.where(hit, depth + rng.normal(0, noise, depth.shape), 0.0)
     label = np.where(hit & (gid >= 1), gid, 0)  # geometry 0 = table -> background; box i -> i + 1
-    return ToyScene(depth.astype(np.float32), label.astype(np.int32), K, np.stack(poses), meshes, T_cam_table)
+    return ToyFrame(depth.astype(np.float32), label.astype(np.int32), K, np.stack(poses), meshes, T_cam_table)
 
 
 def box_grasp_labels(mesh: trimesh.Trimesh, num_points: int = 48, num_view: int = 300,
@@ -150,11 +149,11 @@ def toy_tolerance(scores: np.ndarray) -> np.ndarray:
     return np.where(scores > 0, 0.05 * (1.1 - scores), 0.0).astype(np.float32)
 
 
-def training_frame(scene: ToyScene, num_label_points: int = 16, score_target: str = "linear",
+def training_frame(scene: ToyFrame, num_label_points: int = 16, score_target: str = "linear",
                    workspace_radius: float = 0.3, seed: int = 0):
-    """(cloud, seg, tables, poses) of a toy scene for :class:`~.train.StaticFrames`:
+    """(cloud, seg, tables, poses) of a toy scene for :class:`graspnet_ros.model.train.StaticFrames`:
     the cloud within ``workspace_radius`` m of the table centre."""
-    from .labels import ObjectGraspTable
+    from ..model.labels import ObjectGraspTable  # torch: only when training on it
 
     pts, seg = scene.cloud()
     keep = np.linalg.norm(pts - scene.T_cam_table[:3, 3], axis=1) < workspace_radius
