@@ -43,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
     cfg = get_config(args.config)
     if args.num_view:
         cfg = dataclasses.replace(cfg, num_view=args.num_view, name=f"{cfg.name}-v{args.num_view}")
+    if args.seeds != cfg.seeds or args.graspness_threshold is not None:
+        thr = cfg.graspness_threshold if args.graspness_threshold is None else args.graspness_threshold
+        cfg = dataclasses.replace(cfg, seeds=args.seeds, graspness_threshold=thr,
+                                  name=cfg.name + ("-graspness" if args.seeds == "graspness" else ""))
     label_cfg = LabelConfig(match_radius=args.match_radius)
     source = ReaderFrames(args.root, args.camera, parse_scenes(args.scenes), cfg, voxel_size=args.voxel,
                           workspace=None if args.workspace == "none" else args.workspace,
@@ -51,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
                        checkpoint_every=args.checkpoint_every, log_every=args.log_every, seed=args.seed,
                        voxel_size=args.voxel, num_threads=args.threads, scene_block=args.scene_block,
                        train_only=tuple(args.train_only or ()), micro_batch=args.micro_batch)
-    weights = LossWeights(beta=args.beta, tolerance_on=args.tolerance_on)
+    weights = LossWeights(beta=args.beta, tolerance_on=args.tolerance_on, graspness=args.graspness_weight)
     summary = train(source, cfg, tcfg, args.out, resume=not args.no_resume, progress=not args.no_progress,
                     weights=weights, label_cfg=label_cfg, command="graspnet-ros " + " ".join(sys.argv[1:]),
                     init_from=args.init_from, stop_at=args.stop_at, device=args.device)
@@ -65,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ..model.config import TOLERANCE_ON, LossWeights
+    from ..model.config import SEED_MODES, TOLERANCE_ON, LossWeights
     from ..model.ddp import DEVICES
 
     summary = __doc__.split("\n")[0].split(":", 1)[1].strip()
@@ -94,6 +98,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tolerance-on", default=LossWeights.tolerance_on, choices=TOLERANCE_ON,
                    help="tolerance loss on graspable label entries only (reference) or on all, target 0 "
                         "where not graspable")
+    p.add_argument("--seeds", default="fps", choices=SEED_MODES,
+                   help="seed sampling: fps (GraspNet-1Billion: farthest points of the whole cloud) or "
+                        "graspness (ICCV 2021: a graspness head, seeds among the most graspable points)")
+    p.add_argument("--graspness-threshold", type=float,
+                   help="graspness seeds: normalised graspness a candidate must exceed (default 0.1)")
+    p.add_argument("--graspness-weight", type=float, default=LossWeights.graspness,
+                   help="graspness seeds: weight of the point graspness loss")
     p.add_argument("--train-only", action="append", metavar="MODULE",
                    help="train only this submodule (repeatable), e.g. grasp_generator.tolerance; "
                         "the rest stays frozen")

@@ -168,7 +168,10 @@ class PointNet2Backbone(nn.Module):
         self.fp1 = FeaturePropagation((cfg.mlps[3][-1] + cfg.mlps[2][-1], *cfg.fp_mlps[0]))
         self.fp2 = FeaturePropagation((cfg.fp_mlps[0][-1] + cfg.mlps[1][-1], *cfg.fp_mlps[1]))
 
-    def forward(self, cloud: torch.Tensor) -> BackboneOutput:
+    def forward(self, cloud: torch.Tensor, candidates: bool = False) -> BackboneOutput:
+        """``candidates``: the second level keeps every first-level point instead of
+        FPS-sampling npoints[1] of them, so the output holds seed features for all
+        npoints[0] first-level points (the seed candidates of graspness seeding)."""
         if cloud.ndim != 3 or cloud.shape[-1] != 3 + self.cfg.input_feature_dim:
             raise ValueError(f"cloud must be (B, N, {3 + self.cfg.input_feature_dim}), got {tuple(cloud.shape)}")
         xyz = cloud[..., :3].contiguous()
@@ -177,7 +180,10 @@ class PointNet2Backbone(nn.Module):
         for i, sa in enumerate((self.sa1, self.sa2, self.sa3, self.sa4)):
             # each level samples its own input, as the reference does (with exact ties the
             # samples of a level need not be a prefix of the level above)
-            sub = farthest_point_sample(xyz, self.cfg.npoints[i], self.fps_backend)
+            if candidates and i == 1:
+                sub = torch.arange(xyz.shape[1], device=xyz.device).expand(xyz.shape[0], -1)
+            else:
+                sub = farthest_point_sample(xyz, self.cfg.npoints[i], self.fps_backend)
             xyz, feats = sa(xyz, feats, sub)
             levels.append((xyz, feats, sub))
         (x2, f2, _), (x3, f3, _), (x4, f4, _) = levels[1], levels[2], levels[3]

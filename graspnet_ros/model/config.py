@@ -37,6 +37,13 @@ GRASP_MAX_WIDTH = 0.1
 GRASP_MAX_TOLERANCE = 0.05
 #: Decode conventions (ModelConfig.decode_mode).
 DECODE_MODES = ("package", "reference")
+#: How stage 1 picks its seeds (ModelConfig.seeds): "fps" = farthest point sampling over the
+#: whole cloud (GraspNet-1Billion, the paper's path); "graspness" = FPS among the points whose
+#: predicted graspness exceeds ``graspness_threshold`` (Wang et al., ICCV 2021).
+SEED_MODES = ("fps", "graspness")
+#: Friction coefficient up to which a grasp counts as feasible for the graspness labels
+#: (graspness_implementation's ``fric_coef_thresh``).
+GRASPNESS_FRICTION = 0.6
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,12 @@ class ModelConfig:
     :mod:`.gaf` bins downstream) or "reference" (graspnet-baseline's
     ``pred_decode``: angle by class, depth by bin, score = raw score x
     tolerance / 0.05, ranked by that score); see :mod:`.decode`.
+    ``seeds``: "fps" (the paper: the seeds are the second set-abstraction
+    level's FPS points) or "graspness" (ICCV 2021 graspness discovery: every
+    first-level point is a candidate, a graspness head scores it, the seeds
+    are FPS among candidates above ``graspness_threshold`` (normalised
+    graspness, 0..1), topped up by FPS over the rest when fewer pass; see
+    :mod:`.graspness`). Only "graspness" networks have the graspness head.
     """
 
     name: str = "paper"
@@ -110,6 +123,8 @@ class ModelConfig:
     fps: str = "exact"
     neighbour_search: str = "exact"
     decode_mode: str = "package"
+    seeds: str = "fps"
+    graspness_threshold: float = 0.1
 
     def __post_init__(self) -> None:
         b = self.backbone
@@ -134,6 +149,8 @@ class ModelConfig:
             raise ValueError(f"neighbour_search must be 'exact', 'kdtree' or 'knn', got {self.neighbour_search!r}")
         if self.decode_mode not in DECODE_MODES:
             raise ValueError(f"decode_mode must be one of {DECODE_MODES}, got {self.decode_mode!r}")
+        if self.seeds not in SEED_MODES:
+            raise ValueError(f"seeds must be one of {SEED_MODES}, got {self.seeds!r}")
         if list(self.depths) != sorted(self.depths) or min(self.depths) <= 0:
             raise ValueError(f"depths must be positive and increasing (m), got {self.depths}")
 
@@ -159,6 +176,8 @@ class LabelConfig:
     match_radius: float = 0.005
     view_match_deg: float = 5.0
     max_width: float = GRASP_MAX_WIDTH
+    #: grasps with friction coefficient mu <= this count as feasible in the graspness labels
+    graspness_friction: float = GRASPNESS_FRICTION
 
 
 #: Where the tolerance loss applies (LossWeights.tolerance_on).
@@ -182,6 +201,8 @@ class LossWeights:
     alpha: float = 0.5  # L_R
     beta: float = 0.1  # L_F (tolerance)
     tolerance_on: str = "graspable"
+    #: point graspness regression (smooth L1), "graspness" seed networks only; 10 as graspness_implementation
+    graspness: float = 10.0
 
     def __post_init__(self) -> None:
         if self.tolerance_on not in TOLERANCE_ON:

@@ -1,4 +1,5 @@
-"""ApproachNet, CloudCrop, OperationNet and ToleranceNet (paper sections 4.2-4.4).
+"""ApproachNet, CloudCrop, OperationNet and ToleranceNet (paper sections 4.2-4.4), and
+the graspness head of graspness-guided seeding (:mod:`.graspness`).
 
 Attribute names follow graspnet-baseline's ``models/modules.py`` (conv1..3,
 bn1, bn2; ``crop.mlps``) so its weights load into the "paper" config.
@@ -63,6 +64,17 @@ class ApproachNet(_Conv1dHead):
         top_xyz = views[top_inds]
         rot = viewpoint_to_rotation(-top_xyz, torch.zeros_like(top_score))
         return ApproachOutput(objectness, view_score, top_inds, top_score, top_xyz, rot)
+
+
+class GraspnessHead(_Conv1dHead):
+    """Candidate features (B, M, C) -> predicted point graspness (B, M), normalised
+    0..1 units (regression, no squashing); MLP (C, C, C/2, 1)."""
+
+    def __init__(self, seed_dim: int) -> None:
+        super().__init__(seed_dim, (seed_dim, max(seed_dim // 2, 1)), 1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return super().forward(features).squeeze(-1)
 
 
 class CloudCrop(nn.Module):

@@ -25,6 +25,15 @@ Assignment:
 Score labels: "linear" s = 1.1 - mu (this package) or "log" log(mu_max/mu)
 (the reference); grasps that are invalid, collide or are wider than
 ``max_width`` get 0.
+
+Point graspness (graspness seeding, :mod:`graspnet_ros.model.graspness`;
+Wang et al., ICCV 2021): per ground-truth grasp point, the share of its
+V x A x D grasps that are feasible (0 < mu <= ``graspness_friction`` = 0.6,
+no collision, width <= ``max_width``); per scene point, that of the nearest
+ground-truth point of its own object (0 on the background, or when the
+nearest ground-truth point belongs to another object), then divided by the
+frame's largest value (the paper's min-max normalisation over the scene
+cloud; the background's 0 is the minimum).
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ from scipy.spatial import cKDTree
 
 from ..grasp import rotation_from_approach
 from ..views import fibonacci_views
-from .config import GRASP_MAX_WIDTH, LabelConfig, ModelConfig
+from .config import GRASP_MAX_WIDTH, GRASPNESS_FRICTION, LabelConfig, ModelConfig
 
 
 @dataclass
@@ -50,18 +59,28 @@ class ObjectGraspTable:
     width: np.ndarray  # (Np, V, A, D) float32, m
     tolerance: np.ndarray  # (Np, V, A, D) float32, m
     view_best: np.ndarray  # (Np, V) float32 best score over angles and depths
+    #: (Np,) float32 raw point graspness: share of the V x A x D grasps that are feasible
+    #: (mu <= the friction threshold, collision-free); None = share of graspable entries (score > 0)
+    graspness: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.graspness is None:
+            self.graspness = (self.score > 0).reshape(len(self.score), -1).mean(axis=1).astype(np.float32)
 
     @property
     def nbytes(self) -> int:
         """Memory held by the table's arrays, bytes."""
-        return sum(a.nbytes for a in (self.points, self.score, self.width, self.tolerance, self.view_best))
+        return sum(a.nbytes for a in (self.points, self.score, self.width, self.tolerance, self.view_best,
+                                      self.graspness))
 
     @classmethod
     def from_arrays(cls, obj_id: int, points: np.ndarray, mu: np.ndarray, widths: np.ndarray,
                     collision: np.ndarray | None = None, tolerance: np.ndarray | None = None,
-                    score_target: str = "linear", max_width: float = GRASP_MAX_WIDTH) -> "ObjectGraspTable":
+                    score_target: str = "linear", max_width: float = GRASP_MAX_WIDTH,
+                    graspness_friction: float = GRASPNESS_FRICTION) -> "ObjectGraspTable":
         """Build from the reader's arrays: mu (Np, V, A, D) friction labels (<= 0
-        invalid), widths (Np, V, A, D) m, collision (Np, V, A, D) bool."""
+        invalid), widths (Np, V, A, D) m, collision (Np, V, A, D) bool.
+        ``graspness_friction``: largest mu of a feasible grasp in the point graspness."""
         points = np.asarray(points, dtype=np.float32).reshape(-1, 3)
         mu = np.asarray(mu, dtype=np.float32)
         widths = np.asarray(widths, dtype=np.float32)
@@ -91,7 +110,10 @@ class ObjectGraspTable:
                 raise ValueError(f"object {obj_id}: tolerance labels {tol.shape} do not match {mu.shape}")
             tol = np.where(valid, tol, 0.0).astype(np.float32)
         view_best = score.reshape(*score.shape[:2], -1).max(axis=2)
-        return cls(obj_id, points, score, np.where(valid, widths, 0.0).astype(np.float32), tol, view_best)
+        feasible = valid & (mu <= graspness_friction)
+        graspness = feasible.reshape(len(points), -1).mean(axis=1).astype(np.float32)
+        return cls(obj_id, points, score, np.where(valid, widths, 0.0).astype(np.float32), tol, view_best,
+                   graspness)
 
 
 @dataclass
@@ -119,6 +141,25 @@ class FrameLabels:
         T = np.eye(4)
         T[:3, :3] = m
         return replace(self, cloud=(self.cloud @ m.T).astype(np.float32), poses=T @ self.poses)
+
+
+def point_graspness(frame: FrameLabels, inds: np.ndarray | None = None) -> np.ndarray:
+    """Normalised point graspness (0..1) of the frame's cloud points (module
+    docstring), at ``inds`` (M,) when given, else of all N points."""
+    N = len(frame.cloud)
+    raw = np.zeros(N, dtype=np.float32)
+    on = np.flatnonzero(frame.seg > 0)
+    if frame.objects and len(on):
+        cam_pts = [t.points @ frame.poses[o, :3, :3].T + frame.poses[o, :3, 3] for o, t in enumerate(frame.objects)]
+        seg_of = np.concatenate([np.full(len(p), t.obj_id + 1) for p, t in zip(cam_pts, frame.objects)])
+        value = np.concatenate([t.graspness for t in frame.objects])
+        merged = np.concatenate(cam_pts)
+        if len(merged):
+            _, nn = cKDTree(merged).query(frame.cloud[on], k=1)
+            raw[on] = np.where(seg_of[nn] == frame.seg[on], value[nn], 0.0)
+    top = float(raw.max())
+    out = raw / top if top > 0 else raw
+    return out if inds is None else out[np.asarray(inds)]
 
 
 @dataclass
@@ -195,6 +236,7 @@ class GraspTargets:
     width: torch.Tensor  # (B, Ns, A, D) m
     tolerance: torch.Tensor  # (B, Ns, A, D) m
     valid: torch.Tensor  # (B, Ns, A, D) bool: graspable ground truth
+    graspness: torch.Tensor | None = None  # (B, M) normalised point graspness of the seed candidates
 
 
 def stage2_targets(frame: FrameLabels, assign: SeedAssignment, seed_xyz: np.ndarray,
@@ -231,9 +273,11 @@ def stage2_targets(frame: FrameLabels, assign: SeedAssignment, seed_xyz: np.ndar
 
 def build_targets(frames: list[FrameLabels], seed_xyz: torch.Tensor, seed_inds: torch.Tensor,
                   top_view_inds: torch.Tensor, template_rot: torch.Tensor, model_cfg: ModelConfig,
-                  label_cfg: LabelConfig = LabelConfig()) -> GraspTargets:
+                  label_cfg: LabelConfig = LabelConfig(),
+                  candidate_inds: torch.Tensor | None = None) -> GraspTargets:
     """Targets for a batch, given stage 1's seeds (B, Ns, 3), seed indices into
-    each frame's cloud (B, Ns), best views (B, Ns) and their frames (B, Ns, 3, 3)."""
+    each frame's cloud (B, Ns), best views (B, Ns) and their frames (B, Ns, 3, 3);
+    with ``candidate_inds`` (B, M) (graspness seeding) also the candidates' point graspness."""
     views = fibonacci_views(model_cfg.num_view)
     xyz = seed_xyz.detach().cpu().numpy().astype(np.float64)
     inds = seed_inds.detach().cpu().numpy()
@@ -271,4 +315,6 @@ def build_targets(frames: list[FrameLabels], seed_xyz: torch.Tensor, seed_inds: 
         width=stack([d["width"] for d in s2]),
         tolerance=stack([d["tolerance"] for d in s2]),
         valid=score > 0,
+        graspness=None if candidate_inds is None else stack(
+            [point_graspness(f, i) for f, i in zip(frames, candidate_inds.detach().cpu().numpy())]),
     )

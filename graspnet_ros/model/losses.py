@@ -5,6 +5,13 @@
                   + lambda3 L_reg^d(width) ]                               (6)
     L_F = sum_d L_reg^d(tolerance)                                         (7)
     L   = L_A + alpha L_R + beta L_F                                       (8)
+          [+ w_g L_G  for graspness seeding]
+
+L_G (graspness seeding, Wang et al., ICCV 2021): smooth L1 between the
+predicted and the labelled normalised point graspness, mean over every seed
+candidate (background included, target 0 there: the head doubles as the
+objectness mask of seeding); w_g = ``LossWeights.graspness`` (10, as
+graspness_implementation).
 
 L_cls of objectness: two-class softmax cross entropy (ignored seeds left
 out). Angle: sigmoid cross entropy per angle bin ("multi-class binary"),
@@ -40,11 +47,14 @@ class LossTerms:
     width: torch.Tensor
     tolerance: torch.Tensor
     stats: dict = field(default_factory=dict)
+    graspness: torch.Tensor | None = None  # L_G, graspness seeding only
 
     def scalars(self) -> dict[str, float]:
         """Loss terms and statistics as plain floats (for logs and progress bars)."""
         out = {k: float(getattr(self, k).detach()) for k in
                ("total", "objectness", "view", "angle", "score", "width", "tolerance")}
+        if self.graspness is not None:
+            out["graspness"] = float(self.graspness.detach())
         out.update({k: float(v) for k, v in self.stats.items()})
         return out
 
@@ -89,6 +99,11 @@ def grasp_losses(s1: Stage1Output, s2: Stage2Output, targets: GraspTargets,
     total = (l_obj + w.lambda1 * l_view
              + w.alpha * (l_angle + w.lambda2 * l_score + w.lambda3 * l_width)
              + w.beta * l_tol)
+    l_grasp = None
+    pred_g, true_g = getattr(s1, "graspness", None), getattr(targets, "graspness", None)
+    if pred_g is not None and true_g is not None:
+        l_grasp = F.smooth_l1_loss(pred_g, true_g.to(pred_g.dtype))
+        total = total + w.graspness * l_grasp
     with torch.no_grad():
         pred = obj_logits.argmax(1)
         stats = {
@@ -101,4 +116,7 @@ def grasp_losses(s1: Stage1Output, s2: Stage2Output, targets: GraspTargets,
             hit = torch.gather(targets.valid, 2, angle.argmax(2, keepdim=True)).squeeze(2)  # (B, Ns, D)
             has = targets.valid.any(2) & targets.seed_mask[:, :, None]
             stats["angle_acc"] = (hit & has).sum() / has.sum().clamp(min=1)
-    return LossTerms(total, l_obj, l_view, l_angle, l_score, l_width, l_tol, stats)
+        if l_grasp is not None:  # share of candidates above the seeding threshold: predicted, labelled
+            stats["graspable_pred"] = (pred_g > s1.graspness_threshold).float().mean()
+            stats["graspable_true"] = (true_g > s1.graspness_threshold).float().mean()
+    return LossTerms(total, l_obj, l_view, l_angle, l_score, l_width, l_tol, stats, l_grasp)

@@ -250,7 +250,8 @@ class ReaderFrames:
             tol = self.reader.tolerance(obj_id)
             tolerance = None if tol is None else np.asarray(tol[sel])
         return ObjectGraspTable.from_arrays(obj_id, np.asarray(labels.points[sel]), mu, widths, collision,
-                                            tolerance, self.cfg.score_target, self.label_cfg.max_width)
+                                            tolerance, self.cfg.score_target, self.label_cfg.max_width,
+                                            self.label_cfg.graspness_friction)
 
     def get(self, index: int, num_points: int, rng: np.random.Generator) -> FrameLabels:
         from ..dataset.cloud import frame_point_cloud
@@ -310,7 +311,7 @@ def batch_loss(model: GraspNet, frames: list[FrameLabels], weights: LossWeights 
     s1 = model.stage1(cloud)
     a = s1.approach
     targets = build_targets(frames, s1.seed_xyz, s1.backbone.seed_inds, a.top_view_inds, a.top_view_rot,
-                            model.cfg, label_cfg)
+                            model.cfg, label_cfg, s1.candidate_inds)
     s2 = model.stage2(cloud, targets.crop_centers, targets.crop_rot)
     return grasp_losses(s1, s2, targets, weights)
 
@@ -343,7 +344,8 @@ def train_step(model: GraspNet, frames: list[FrameLabels], optimizer: torch.opti
 
 #: Logged loss terms and statistics, in a fixed order (averaged over passes and processes).
 LOG_KEYS = ("total", "objectness", "view", "angle", "score", "width", "tolerance", "objectness_acc",
-            "positive_seeds", "ignored_seeds", "stage2_seeds", "angle_acc")
+            "positive_seeds", "ignored_seeds", "stage2_seeds", "angle_acc", "graspness", "graspable_pred",
+            "graspable_true")
 
 
 def _mean_scalars(passes: list[dict[str, float]], ctx: DistContext) -> dict[str, float]:
