@@ -2,7 +2,7 @@
 
 Sub-commands:
   generate --root DIR --preset {tiny,small,full} [--workers N] [--scheduler ADDRESS|local] [--seed S]
-           [--no-annotate] [--noise simple|sensor]
+           [--no-annotate] [--noise simple|sensor] [--scene tabletop|lab]
   compact  --root DIR [--objects ...] [--workers N] [--scheduler ADDRESS|local]
   check    --root DIR [--deep]   (--deep decodes every file and lists every broken one)
   draw     --root DIR --scene S --ann A [--camera realsense|kinect] --out PNG
@@ -19,7 +19,8 @@ def run_generate(args: argparse.Namespace) -> int:
 
     try:
         report = generate(args.root, args.preset, workers=args.workers, seed=args.seed,
-                          annotate_labels=not args.no_annotate, scheduler=args.scheduler, noise=args.noise)
+                          annotate_labels=not args.no_annotate, scheduler=args.scheduler, noise=args.noise,
+                          scene=args.scene)
     except ImportError as exc:
         print(f"graspnet-ros data generate: error: {exc}", file=sys.stderr)
         return 2
@@ -79,6 +80,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--noise", choices=("simple", "sensor"), default="simple",
                    help="depth model: per-pixel noise on the render (default) or the camera simulated "
                         "(active stereo / time of flight, about 1 s per frame); recorded in synthetic.yaml")
+    g.add_argument("--scene", choices=("tabletop", "lab"), default="tabletop",
+                   help="scene kind: the objects on a plain table (default), or a lab around them (a finite "
+                        "table on a floor, walls, a robot arm, distractors; label 0, not annotated); "
+                        "recorded in synthetic.yaml")
     g.set_defaults(func=run_generate)
 
     k = sub.add_parser("compact", help="derive memory-mapped compact training labels (grasp_label_compact/)",

@@ -9,10 +9,11 @@ Steps, each resumable (finished work is skipped on a re-run):
 3. annotation: grasp labels, tolerance labels and scene collision labels
    through ``graspnet_ros.annotation`` with the preset's settings.
 
-``synthetic.yaml`` at the root records the preset, the seed and the depth
-model (``noise``: ``simple`` or ``sensor``, see ``synthetic/sensors.py``); a
-root is only ever extended with the same seed and depth model, so every
-scene stays a function of ``(seed, scene_id)``.
+``synthetic.yaml`` at the root records the preset, the seed, the depth
+model (``noise``: ``simple`` or ``sensor``, see ``synthetic/sensors.py``) and
+the scene kind (``scene``: ``tabletop`` or ``lab``, see ``synthetic/lab.py``);
+a root is only ever extended with the same seed, depth model and scene kind,
+so every scene stays a function of ``(seed, scene_id)``.
 """
 
 from __future__ import annotations
@@ -67,8 +68,8 @@ def _object_job(args: tuple[str, int]) -> tuple[int, bool, float]:
 
 
 def _scene_job(args: tuple) -> SceneStats:
-    root, scene_id, pool, per_scene, frames, cameras, seed, noise = args
-    return generate_scene(root, scene_id, pool, per_scene, frames, cameras, seed, noise=noise)
+    root, scene_id, pool, per_scene, frames, cameras, seed, noise, scene = args
+    return generate_scene(root, scene_id, pool, per_scene, frames, cameras, seed, noise=noise, scene=scene)
 
 
 def _run(fn: Callable, jobs: list, workers: int, client: object | None = None, name: str = "job") -> Iterable:
@@ -88,11 +89,11 @@ def _run(fn: Callable, jobs: list, workers: int, client: object | None = None, n
         yield from pool.imap_unordered(fn, jobs)
 
 
-def check_info(root: Path, preset: Preset, seed: int, noise: str = "simple") -> None:
+def check_info(root: Path, preset: Preset, seed: int, noise: str = "simple", scene: str = "tabletop") -> None:
     """Write ``synthetic.yaml`` on first use; refuse a root made with another
-    seed or depth model (roots written before the option record none: simple),
-    or one holding scenes this generator did not make (a real dataset:
-    regenerating an incomplete scene deletes it first)."""
+    seed, depth model or scene kind (roots written before those options record
+    none: simple, tabletop), or one holding scenes this generator did not make
+    (a real dataset: regenerating an incomplete scene deletes it first)."""
     path = root / INFO_FILE
     if not path.is_file() and Layout(root).scenes():
         raise ValueError(f"{root} holds scenes but no {INFO_FILE}: it is not a synthetic root made by "
@@ -105,10 +106,14 @@ def check_info(root: Path, preset: Preset, seed: int, noise: str = "simple") -> 
         if str(info.get("noise", "simple")) != noise:
             raise ValueError(f"{root} was generated with the {info.get('noise', 'simple')} depth model, not "
                              f"{noise}; use the same --noise or another --root")
+        if str(info.get("scene", "tabletop")) != scene:
+            raise ValueError(f"{root} was generated with {info.get('scene', 'tabletop')} scenes, not {scene}; "
+                             "use the same --scene or another --root")
         if info.get("preset") == preset.name:
             return
     root.mkdir(parents=True, exist_ok=True)
     info = {"generator": "graspnet_ros.dataset.generate", "preset": preset.name, "seed": seed, "noise": noise,
+            "scene": scene,
             "objects": preset.obj_ids, "scenes": list(preset.scenes),
             "frames_per_camera": {"train": preset.frames_per_camera, "test": preset.test_frames},
             "cameras": list(preset.cameras), "annotation": preset.annotation}
@@ -130,12 +135,14 @@ def generate_objects(root: str | Path, obj_ids: list[int], workers: int = 1,
 
 def generate_scenes(root: str | Path, preset: Preset, seed: int, workers: int = 1,
                     scene_ids: list[int] | None = None, log: Callable[[str], None] = print,
-                    client: object | None = None, noise: str = "simple") -> list[SceneStats]:
+                    client: object | None = None, noise: str = "simple",
+                    scene: str = "tabletop") -> list[SceneStats]:
     """Generate the preset's scenes (or ``scene_ids``); complete scenes are skipped.
-    ``client``: a ``distributed.Client``, one task per scene; ``noise``: the depth model."""
+    ``client``: a ``distributed.Client``, one task per scene; ``noise``: the depth model;
+    ``scene``: the scene kind, ``tabletop`` or ``lab``."""
     ids = list(preset.scenes if scene_ids is None else scene_ids)
     jobs = [(str(root), s, tuple(preset.pool(s)), preset.objects_per_scene, preset.num_frames(s),
-             tuple(preset.cameras), seed, noise) for s in ids]
+             tuple(preset.cameras), seed, noise, scene) for s in ids]
     stats = []
     for st in _run(_scene_job, jobs, workers, client, "scene"):
         stats.append(st)
@@ -167,10 +174,13 @@ def annotate(root: str | Path, preset: Preset, workers: int = 1, client: object 
 
 def generate(root: str | Path, preset: str | Preset, workers: int = 1, seed: int = 0,
              annotate_labels: bool = True, log: Callable[[str], None] = print,
-             scheduler: object | None = None, noise: str = "simple") -> GenerateReport:
+             scheduler: object | None = None, noise: str = "simple", scene: str = "tabletop") -> GenerateReport:
     """Generate (or complete) a synthetic dataset root; see the module docstring.
 
-    ``noise``: the depth model of the frames, ``simple`` or ``sensor``.
+    ``noise``: the depth model of the frames, ``simple`` or ``sensor``;
+    ``scene``: ``tabletop`` (objects on a plain table, the default) or
+    ``lab`` (a finite table with the floor, walls, a robot arm and
+    distractors around it, :mod:`.synthetic.lab`).
 
     ``scheduler``: run every stage as Dask tasks (one per object, scene,
     object label, scene label) on that scheduler address, ``local`` (a
@@ -181,28 +191,32 @@ def generate(root: str | Path, preset: str | Preset, workers: int = 1, seed: int
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
     root = Path(root)
+    from .synthetic.lab import SCENE_KINDS
     from .synthetic.sensors import NOISE_MODELS
 
     if noise not in NOISE_MODELS:
         raise ValueError(f"unknown depth noise model '{noise}'; use one of {NOISE_MODELS}")
-    check_info(root, preset, seed, noise)
+    if scene not in SCENE_KINDS:
+        raise ValueError(f"unknown scene kind '{scene}'; use one of {SCENE_KINDS}")
+    check_info(root, preset, seed, noise, scene)
     if scheduler is None:
-        return _generate(root, preset, workers, seed, annotate_labels, log, None, noise)
+        return _generate(root, preset, workers, seed, annotate_labels, log, None, noise, scene)
     from ..annotation.runner import WORKER_ENV
     from ..distributed import dask_client, describe
 
     with dask_client(scheduler, workers, env=WORKER_ENV) as client:
         log(describe(client))
-        return _generate(root, preset, workers, seed, annotate_labels, log, client, noise)
+        return _generate(root, preset, workers, seed, annotate_labels, log, client, noise, scene)
 
 
 def _generate(root: Path, preset: Preset, workers: int, seed: int, annotate_labels: bool,
-              log: Callable[[str], None], client: object | None, noise: str = "simple") -> GenerateReport:
+              log: Callable[[str], None], client: object | None, noise: str = "simple",
+              scene: str = "tabletop") -> GenerateReport:
     report = GenerateReport(preset.name, root)
     t0 = time.perf_counter()
     report.objects_written, report.objects_skipped = generate_objects(root, preset.obj_ids, workers, log, client)
     t1 = time.perf_counter()
-    report.scenes = generate_scenes(root, preset, seed, workers, log=log, client=client, noise=noise)
+    report.scenes = generate_scenes(root, preset, seed, workers, log=log, client=client, noise=noise, scene=scene)
     t2 = time.perf_counter()
     report.seconds_objects, report.seconds_scenes = t1 - t0, t2 - t1
     if annotate_labels:

@@ -11,6 +11,7 @@ along that unnormalised direction is the z-depth. Open3D's
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -31,7 +32,7 @@ class RayHits:
     """Noiseless per-pixel render of one view (H, W arrays)."""
 
     depth: np.ndarray  # float32 z-depth, m; 0 where no surface
-    index: np.ndarray  # int32: object index 0..n-1, n for the table, -1 for no hit
+    index: np.ndarray  # int32: object index 0..n-1, n for the table, n + 1.. background, -1 for no hit
     normal: np.ndarray  # float32 (H, W, 3) unit surface normal in the camera frame, facing the camera
     cos_incidence: np.ndarray  # float32 |cos| of the angle between ray and normal (0 where no hit)
     point: np.ndarray  # float32 (H, W, 3) hit point in the table frame
@@ -40,7 +41,8 @@ class RayHits:
         """uint8 label image: obj_id + 1 on objects, 0 on table and background."""
         lut = np.zeros(len(obj_ids) + 2, dtype=np.uint8)
         lut[:len(obj_ids)] = np.asarray(obj_ids) + 1
-        return lut[self.index]  # index -1 reads lut[-1] = 0; table index n reads 0
+        # index -1 reads lut[-1] = 0; the table (n) and background parts (n + 1 ..) read lut[n] = 0
+        return lut[np.minimum(self.index, len(obj_ids))]
 
 
 @functools.cache
@@ -62,28 +64,45 @@ def _inverse_ray_length(camera: CameraModel) -> np.ndarray:
 
 
 class SceneRaycaster:
-    """Posed object meshes plus the table top, ready to be rendered from any camera."""
+    """Posed object meshes plus the table top (and any background), ready to be rendered from any camera.
 
-    def __init__(self, meshes: list[trimesh.Trimesh], poses: np.ndarray, table: bool = True) -> None:
-        """``meshes`` in their object frames; ``poses`` (n, 4, 4) T_table<-object."""
+    Indices (:attr:`RayHits.index`): objects 0..n-1, the table n, background
+    parts n + 1 .. n + k, -1 where a ray hits nothing.
+    """
+
+    def __init__(self, meshes: list[trimesh.Trimesh], poses: np.ndarray, table: bool | trimesh.Trimesh = True,
+                 background: Sequence[trimesh.Trimesh] = ()) -> None:
+        """``meshes`` in their object frames; ``poses`` (n, 4, 4) T_table<-object.
+
+        ``table``: True = the square table top of half-size :data:`TABLE_HALF`
+        at z = 0, False = none, or a mesh in the table frame (m) used
+        instead (a lab scene's table, :mod:`.lab`). ``background``: meshes in
+        the table frame (floor, walls, robot, ...), indices n + 1 onwards.
+        """
         if len(meshes) != len(poses):
             raise ValueError(f"{len(meshes)} meshes but {len(poses)} poses")
         o3d = import_open3d()
         self._scene = o3d.t.geometry.RaycastingScene()
         self.num_objects = len(meshes)
+        self.num_background = len(background)
         geometry_to_index = {}
+
+        def add(verts: np.ndarray, faces: np.ndarray, index: int) -> None:
+            gid = self._scene.add_triangles(o3d.core.Tensor(np.asarray(verts, dtype=np.float32)),
+                                            o3d.core.Tensor(np.asarray(faces, dtype=np.uint32)))
+            geometry_to_index[gid] = index
+
         for i, (mesh, pose) in enumerate(zip(meshes, np.asarray(poses, dtype=np.float64))):
-            verts = mesh.vertices @ pose[:3, :3].T + pose[:3, 3]
-            gid = self._scene.add_triangles(o3d.core.Tensor(verts.astype(np.float32)),
-                                            o3d.core.Tensor(np.asarray(mesh.faces, dtype=np.uint32)))
-            geometry_to_index[gid] = i
-        if table:
+            add(mesh.vertices @ pose[:3, :3].T + pose[:3, 3], mesh.faces, i)
+        if isinstance(table, trimesh.Trimesh):
+            add(table.vertices, table.faces, self.num_objects)
+        elif table:
             h = TABLE_HALF
-            corners = np.array([[-h, -h, 0], [h, -h, 0], [h, h, 0], [-h, h, 0]], dtype=np.float32)
-            gid = self._scene.add_triangles(o3d.core.Tensor(corners),
-                                            o3d.core.Tensor(np.array([[0, 1, 2], [0, 2, 3]], dtype=np.uint32)))
-            geometry_to_index[gid] = self.num_objects
-        self._lut = np.full(max(geometry_to_index) + 2, -1, dtype=np.int32)
+            add(np.array([[-h, -h, 0], [h, -h, 0], [h, h, 0], [-h, h, 0]]), np.array([[0, 1, 2], [0, 2, 3]]),
+                self.num_objects)
+        for k, mesh in enumerate(background):
+            add(mesh.vertices, mesh.faces, self.num_objects + 1 + k)
+        self._lut = np.full(max(geometry_to_index, default=0) + 2, -1, dtype=np.int32)
         for gid, idx in geometry_to_index.items():
             self._lut[gid] = idx
         self._invalid_id = self._scene.INVALID_ID
@@ -131,14 +150,20 @@ class SceneRaycaster:
         return hit.numpy().view(bool) if hit.numpy().dtype == np.uint8 else hit.numpy().astype(bool)
 
 
-def albedo_image(hits: RayHits, colours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def albedo_image(hits: RayHits, colours: np.ndarray,
+                 surroundings: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Surface albedo in [0, 1]: object colours (n, 3), a faintly checkered table
     (5 cm squares) and a dark background. Returns float32 RGB (H, W, 3) and
-    its grey level (H, W)."""
+    its grey level (H, W).
+
+    ``surroundings``: (1 + k, 3) RGB albedo of the table then the raycaster's
+    k background parts (a lab scene's :meth:`~.lab.LabScene.colours`);
+    None = the default table colour and no background parts."""
     n = len(colours)
-    palette = np.vstack([np.asarray(colours, dtype=np.float64).reshape(-1, 3), TABLE_COLOUR,
+    rest = TABLE_COLOUR[None] if surroundings is None else np.asarray(surroundings, dtype=np.float64).reshape(-1, 3)
+    palette = np.vstack([np.asarray(colours, dtype=np.float64).reshape(-1, 3), rest,
                          BACKGROUND_COLOUR]).astype(np.float32)
-    slot = np.where(hits.index >= 0, hits.index, n + 1)
+    slot = np.where(hits.index >= 0, hits.index, len(palette) - 1)
     checker = (np.floor(hits.point[..., 0] * 20.0) + np.floor(hits.point[..., 1] * 20.0)) % 2
     factor = np.where(slot == n, np.float32(0.93) + np.float32(0.07) * checker, np.float32(1.0))
     grey = np.take(palette.mean(axis=1), slot) * factor

@@ -31,7 +31,8 @@ from ..annotations_xml import ObjectPose, write_annotations
 from ..layout import FACTOR_DEPTH, Layout
 from ..meta import FrameMeta, write_meta
 from ..objects import load_collision, load_model, object_colour
-from .cameras import camera_model, depth_to_png, relative_poses, viewpoints
+from .cameras import ViewSettings, camera_model, depth_to_png, relative_poses, viewpoints
+from .lab import SCENE_KINDS, LabScene, lab_scene
 from .physics import PhysicsSettings, settle
 from .render import SceneRaycaster, albedo_image, shade
 from .sensors import sensor_depth
@@ -115,28 +116,44 @@ def place_objects(layout: Layout, obj_ids: list[int], seed: int,
 
 
 def render_frame(raycaster: SceneRaycaster, camera_name: str, pose_table: np.ndarray, obj_ids: list[int],
-                 rng: np.random.Generator, noise: str = "simple"
+                 rng: np.random.Generator, noise: str = "simple", lab: LabScene | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(rgb uint8 (H, W, 3), noisy depth m (H, W), label uint8 (H, W), noiseless depth m) of one view.
 
     ``noise``: ``simple`` (noise painted on the render) or ``sensor`` (the
     RealSense's active stereo or the Kinect's time of flight simulated,
-    :mod:`.sensors`)."""
+    :mod:`.sensors`). ``lab``: the background the raycaster was built with
+    (its table and parts, :mod:`.lab`), for their materials; None = the plain table."""
     camera = camera_model(camera_name)
     hits = raycaster.cast(camera, pose_table)
     colours = np.array([object_colour(i) for i in obj_ids]).reshape(-1, 3)
-    albedo, grey = albedo_image(hits, colours)
+    albedo, grey = albedo_image(hits, colours, None if lab is None else lab.colours())
     rgb = shade(hits, albedo, rng)
-    depth = sensor_depth(noise, camera, raycaster, pose_table, hits, grey, obj_ids, rng)
+    depth = sensor_depth(noise, camera, raycaster, pose_table, hits, grey, obj_ids, rng, lab=lab)
     return rgb, depth, hits.label(obj_ids), hits.depth
+
+
+def scene_raycaster(meshes: list, poses_table: np.ndarray, lab: LabScene | None = None) -> SceneRaycaster:
+    """The raycaster of a scene: the objects (``meshes`` in their frames, posed
+    by T_table<-obj (n, 4, 4)) on the plain table, or on a lab scene's table
+    with its background parts."""
+    if lab is None:
+        return SceneRaycaster(meshes, poses_table)
+    return SceneRaycaster(meshes, poses_table, table=lab.table, background=lab.parts)
 
 
 def generate_scene(root: str | Path, scene_id: int, pool: tuple[int, ...] | list[int],
                    objects_per_scene: tuple[int, int], num_frames: int, cameras: tuple[str, ...],
                    seed: int = 0, overwrite: bool = False,
-                   physics: PhysicsSettings = PhysicsSettings(), noise: str = "simple") -> SceneStats:
+                   physics: PhysicsSettings = PhysicsSettings(), noise: str = "simple",
+                   scene: str = "tabletop") -> SceneStats:
     """Generate one scene under ``root`` (the objects' model files must exist);
-    ``noise``: the depth model, ``simple`` or ``sensor`` (see :func:`render_frame`)."""
+    ``noise``: the depth model, ``simple`` or ``sensor`` (see :func:`render_frame`);
+    ``scene``: ``tabletop`` (the objects on a plain table, each camera on its
+    own arc) or ``lab`` (the table, floor, walls, a robot and distractors of
+    :mod:`.lab` around them; both cameras ride one arc, as on the real rig's arm)."""
+    if scene not in SCENE_KINDS:
+        raise ValueError(f"unknown scene kind '{scene}'; use one of {SCENE_KINDS}")
     layout = Layout(root)
     if not overwrite and scene_complete(layout, scene_id, num_frames, cameras):
         ids = [int(v) for v in layout.object_id_list(scene_id).read_text().split()]
@@ -148,16 +165,20 @@ def generate_scene(root: str | Path, scene_id: int, pool: tuple[int, ...] | list
     chosen = choose_objects(pool, objects_per_scene, rng)
     obj_ids, poses_table, t_settle = place_objects(layout, chosen, int(rng.integers(2**31)), physics)
     meshes = [load_model(layout, i) for i in obj_ids]
-    raycaster = SceneRaycaster(meshes, poses_table)
+    lab = arc = None
+    if scene == "lab":
+        arc = rng.uniform(0, 2 * np.pi)  # azimuth0 of the one arc both cameras follow
+        lab = lab_scene(rng, arc + ViewSettings().azimuth_span / 2)
+    raycaster = scene_raycaster(meshes, poses_table, lab)
     t_render = t_write = 0.0
     centre = poses_table[:, :2, 3].mean(axis=0)
     for cam in cameras:
         camera = camera_model(cam)
-        views = viewpoints(num_frames, rng, azimuth0=rng.uniform(0, 2 * np.pi), centre=centre)
+        views = viewpoints(num_frames, rng, azimuth0=rng.uniform(0, 2 * np.pi) if arc is None else arc, centre=centre)
         cam_poses, cam0 = relative_poses(views)
         for ann_id, view in enumerate(views):
             t0 = time.perf_counter()
-            rgb, depth, label, _ = render_frame(raycaster, cam, view, obj_ids, rng, noise)
+            rgb, depth, label, _ = render_frame(raycaster, cam, view, obj_ids, rng, noise, lab)
             t1 = time.perf_counter()
             obj_in_cam = np.linalg.inv(view)[None] @ poses_table  # T_cam_i<-obj
             write_png(layout.frame_file(scene_id, cam, "rgb", ann_id), rgb)

@@ -12,11 +12,16 @@ frame (x right, y down, z forward) and pixel grid.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..objects import object_colour
 from .cameras import CameraModel, apply_depth_noise
 from .render import TABLE_COLOUR, RayHits, SceneRaycaster
+
+if TYPE_CHECKING:
+    from .lab import LabScene
 
 NOISE_MODELS = ("simple", "sensor")
 
@@ -28,29 +33,32 @@ def object_gloss(obj_id: int) -> float:
     return float(rng.uniform(0.5, 0.9)) if rng.uniform() < 0.2 else 0.0
 
 
-def infrared_materials(obj_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """(albedo, gloss): (n + 1,) arrays for objects ``obj_ids`` then the table;
+def infrared_materials(obj_ids: list[int], lab: LabScene | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(albedo, gloss): arrays for objects ``obj_ids`` then the table (n + 1,),
+    then a lab scene's background parts (n + 1 + k,: the raycaster's indices);
     the infrared albedo is taken as the grey level of the visible colour."""
-    albedo = [float(np.mean(object_colour(i))) for i in obj_ids] + [float(np.mean(TABLE_COLOUR))]
-    gloss = [object_gloss(i) for i in obj_ids] + [0.0]
+    table_colours = TABLE_COLOUR[None] if lab is None else lab.colours()
+    albedo = [float(np.mean(object_colour(i))) for i in obj_ids] + [float(np.mean(c)) for c in table_colours]
+    gloss = [object_gloss(i) for i in obj_ids] + ([0.0] if lab is None else [float(g) for g in lab.gloss()])
     return np.array(albedo), np.array(gloss)
 
 
 def sensor_depth(noise: str, camera: CameraModel, raycaster: SceneRaycaster, pose_table: np.ndarray,
                  hits: RayHits, grey: np.ndarray, obj_ids: list[int], rng: np.random.Generator,
-                 nthreads: int = 0) -> np.ndarray:
+                 nthreads: int = 0, lab: LabScene | None = None) -> np.ndarray:
     """float32 (H, W) depth (m, 0 = invalid) of ``camera`` (colour intrinsics) at
     ``pose_table`` = T_table<-colour optical frame.
 
     ``hits`` / ``grey``: the colour camera's noiseless render and its grey
     albedo (used by ``simple``); ``obj_ids``: dataset ids of the raycaster's
-    objects, for their infrared albedo and gloss (``sensor``).
+    objects, for their infrared albedo and gloss (``sensor``); ``lab``: the
+    raycaster's lab background (:mod:`.lab`), whose materials ``sensor`` needs too.
     """
     if noise == "simple":
         return apply_depth_noise(camera, hits.depth, hits.cos_incidence, grey, rng)
     if noise != "sensor":
         raise ValueError(f"unknown depth noise model '{noise}'; use one of {NOISE_MODELS}")
-    albedo, gloss = infrared_materials(obj_ids)
+    albedo, gloss = infrared_materials(obj_ids, lab)
     if camera.kind == "stereo":
         from .stereo import stereo_depth
 
