@@ -88,6 +88,15 @@ def test_seeds_come_from_above_the_threshold_and_fall_back_cleanly(backend):
     assert all(len(set(r.tolist())) == 50 for r in none)
     with pytest.raises(ValueError, match="cannot select"):
         select_graspable_seeds(xyz, graspness, 201, 0.1)
+    # tiny candidate sets and every split between passing and not: always distinct seeds
+    small = xyz[:1, :10]
+    for n_pass in (0, 1, 5, 9, 10):
+        g = (torch.arange(10) < n_pass).float()[None]
+        for n in (1, 5, 10):
+            pick = select_graspable_seeds(small, g, n, 0.1, backend)[0].tolist()
+            assert len(set(pick)) == n
+            # enough pass: only passing ones; too few: every passing one is in
+            assert set(pick) <= set(range(n_pass)) if n_pass >= n else set(range(n_pass)) <= set(pick)
 
 
 def test_graspness_head_shapes_and_seed_indices():

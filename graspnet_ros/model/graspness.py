@@ -22,6 +22,9 @@ import torch
 
 from .pointops import farthest_point_sample
 
+#: Smallest subset handed to the approximate "bucket" FPS (smaller ones use the exact torch loop).
+_MIN_BUCKET = 256
+
 
 def select_graspable_seeds(xyz: torch.Tensor, graspness: torch.Tensor, num_seeds: int, threshold: float,
                            fps_backend: str = "auto") -> torch.Tensor:
@@ -40,14 +43,18 @@ def select_graspable_seeds(xyz: torch.Tensor, graspness: torch.Tensor, num_seeds
     if not 0 < num_seeds <= M:
         raise ValueError(f"cannot select {num_seeds} seeds from {M} candidates")
     passing = graspness.detach() > threshold
+
+    def fps(subset: torch.Tensor, n: int) -> torch.Tensor:
+        pts = xyz[b:b + 1, subset].detach()
+        # QuickFPS needs a few hundred points (its bucket tree); small subsets take the exact loop
+        backend = fps_backend if fps_backend != "bucket" or len(subset) >= _MIN_BUCKET else "torch"
+        return subset[farthest_point_sample(pts, n, backend)[0]]
+
     out = []
     for b in range(B):  # candidate counts differ per element; every step inside is vectorised
         keep = torch.nonzero(passing[b]).squeeze(1)
         if len(keep) >= num_seeds:
-            fps = farthest_point_sample(xyz[b:b + 1, keep].detach(), num_seeds, fps_backend)[0]
-            out.append(keep[fps])
-            continue
-        rest = torch.nonzero(~passing[b]).squeeze(1)
-        fps = farthest_point_sample(xyz[b:b + 1, rest].detach(), num_seeds - len(keep), fps_backend)[0]
-        out.append(torch.cat([keep, rest[fps]]))
+            out.append(fps(keep, num_seeds))
+        else:
+            out.append(torch.cat([keep, fps(torch.nonzero(~passing[b]).squeeze(1), num_seeds - len(keep))]))
     return torch.stack(out)
