@@ -61,10 +61,12 @@ def test_object_set_ids_groups_and_limits():
     assert len(specs) == 255  # label PNGs hold id + 1 in uint8
     assert [s.obj_id for s in specs] == list(range(255))
     seen, similar, novel = object_ids("seen"), object_ids("similar"), object_ids("novel")
-    assert (len(seen), len(similar), len(novel)) == (38, 17, 200)
-    assert max(seen) < min(similar) and max(similar) < min(novel)
-    assert all(specs[i].source == "ycb" for i in seen + similar)
-    assert len({specs[i].name for i in novel}) == 200
+    held_out = object_ids("held_out")
+    assert (len(seen), len(similar), len(novel), len(held_out)) == (85, 39, 116, 15)
+    assert all(specs[i].source in ("ycb", "procedural") for i in seen + similar)
+    assert len({s.name for s in specs}) == 255
+    # the first 55 ids are the YCB objects they always were (families, test/test_object_families.py)
+    assert seen[:38] == list(range(38)) and similar[:17] == list(range(38, 55))
 
 
 def test_split_long_edges_keeps_a_watertight_mesh():
@@ -378,6 +380,6 @@ def test_presets_follow_the_real_splits():
     assert 20 <= sum(s < 100 for s in small.scenes) <= 30 and 32 <= small.frames_per_camera <= 64
     assert len(small.obj_ids) >= 45 and small.annotation["num_views"] == 300
     assert list(full.scenes) == scene_ids("train") + scene_ids("test") and full.frames_per_camera == 256
-    assert len(full.obj_ids) == 255
+    assert len(full.obj_ids) == 255 - len(object_ids("held_out"))
     with pytest.raises(ValueError, match="unknown preset"):
         get_preset("huge")

