@@ -134,7 +134,8 @@ class GraspGroup:
     # -- construction -----------------------------------------------------
     @classmethod
     def from_components(cls, rotations: np.ndarray, translations: np.ndarray,
-                        widths: np.ndarray, depths: np.ndarray, scores: np.ndarray | float = 1.0,
+                        widths: np.ndarray | float, depths: np.ndarray | float,
+                        scores: np.ndarray | float = 1.0,
                         heights: np.ndarray | float = DEFAULT_HEIGHT,
                         object_ids: np.ndarray | int = -1, frame_id: str = "camera") -> "GraspGroup":
         """Build from (N, 3, 3) rotations, (N, 3) translations (m) and per-grasp values."""

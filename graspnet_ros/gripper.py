@@ -88,7 +88,7 @@ def check_collision_naive(grasps: GraspGroup, points: np.ndarray,
     local = np.einsum("nmk,nkj->nmj", pts[None] - grasps.translations[:, None], grasps.rotations)
     collide, inner = _region_masks(local, grasps.widths[:, None], grasps.depths[:, None], model)
     count = inner.sum(axis=1)
-    return CollisionResult(collide.any(axis=1), count < model.empty_threshold, count)
+    return CollisionResult(np.asarray(collide.any(axis=1)), np.asarray(count < model.empty_threshold), count)
 
 
 def check_collision(grasps: GraspGroup, points: np.ndarray,

@@ -68,4 +68,4 @@ class Workspace:
     def contains(self, points: np.ndarray) -> np.ndarray:
         """(...,) bool: points (..., 3) inside the box (boundary included)."""
         p = np.asarray(points)
-        return ((p >= np.asarray(self.lower)) & (p <= np.asarray(self.upper))).all(axis=-1)
+        return np.asarray(((p >= np.asarray(self.lower)) & (p <= np.asarray(self.upper))).all(axis=-1))

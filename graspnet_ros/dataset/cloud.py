@@ -83,6 +83,25 @@ def objects_box(table_points: np.ndarray, object_mask: np.ndarray,
     return np.stack([pts.min(axis=0) - margin, pts.max(axis=0) + margin])
 
 
+def _table_box(workspace: WorkspaceSpec, in_table: np.ndarray, label: np.ndarray | None) -> Workspace:
+    """The crop box (table frame, m) a :func:`frame_point_cloud` workspace argument names."""
+    if isinstance(workspace, Workspace):
+        return workspace
+    if isinstance(workspace, str):
+        if workspace == "table":
+            bounds = TABLE_WORKSPACE
+        elif workspace == "objects" and label is not None:
+            bounds = objects_box(in_table, label > 0)
+        else:
+            raise ValueError(f"unknown workspace '{workspace}'; use None, 'table', 'objects' "
+                             "or a (2, 3) table-frame box")
+    else:
+        bounds = np.asarray(workspace, dtype=np.float64)
+        if bounds.shape != (2, 3):
+            raise ValueError(f"workspace box must be [[xmin, ymin, zmin], [xmax, ymax, zmax]], got {bounds.tolist()}")
+    return Workspace(tuple(bounds[0]), tuple(bounds[1]), "table-frame workspace")
+
+
 def frame_point_cloud(frame: "Frame", workspace: WorkspaceSpec = None, mask_objects: bool = False,
                       organized: bool = False, colors: bool = False):
     """Scene point cloud of a frame in its camera frame (metres, float32).
@@ -99,32 +118,17 @@ def frame_point_cloud(frame: "Frame", workspace: WorkspaceSpec = None, mask_obje
     cloud = depth_to_points(frame.depth, frame.intrinsics, organized=True)
     keep = np.isfinite(cloud).all(axis=-1)
     needs_label = mask_objects or (isinstance(workspace, str) and workspace == "objects")
-    label = None
+    label: np.ndarray | None = None
     if needs_label:
         label = frame.label
         if label.shape != cloud.shape[:2]:
             raise ValueError(f"label image {label.shape} and depth image {cloud.shape[:2]} differ in size "
                              f"(scene {frame.scene_id}, frame {frame.ann_id})")
-    if mask_objects:
+    if mask_objects and label is not None:
         keep &= label > 0
     if workspace is not None:
         in_table = transform_points(cloud, frame.table_pose)
-        if isinstance(workspace, str):
-            if workspace == "table":
-                box = TABLE_WORKSPACE
-            elif workspace == "objects":
-                box = objects_box(in_table, label > 0)
-            else:
-                raise ValueError(f"unknown workspace '{workspace}'; use None, 'table', 'objects' "
-                                 "or a (2, 3) table-frame box")
-        else:
-            box = workspace
-        if not isinstance(box, Workspace):
-            box = np.asarray(box, dtype=np.float64)
-            if box.shape != (2, 3):
-                raise ValueError(f"workspace box must be [[xmin, ymin, zmin], [xmax, ymax, zmax]], got {box.tolist()}")
-            box = Workspace(tuple(box[0]), tuple(box[1]), "table-frame workspace")
-        keep &= box.contains(in_table)
+        keep &= _table_box(workspace, in_table, label).contains(in_table)
     rgb = None
     if colors:
         rgb = frame.rgb

@@ -67,8 +67,8 @@ def fingers_in_shadow(grasps: GraspGroup, points: np.ndarray, gripper: GripperMo
     cloud becomes a z-buffer over viewing directions (``bin_rad`` wide); each finger is sampled
     at 3 x 3 points (base to tip, bottom to top) on its mid-plane.
     """
-    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-    pts = pts[np.isfinite(pts).all(axis=1) & (pts[:, 2] > 1e-6)]
+    flat = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    pts = flat[np.isfinite(flat).all(axis=1) & (flat[:, 2] > 1e-6)]
     if not len(grasps) or not len(pts):
         return np.zeros(len(grasps), dtype=bool)
     g = gripper

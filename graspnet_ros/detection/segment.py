@@ -293,7 +293,7 @@ def segment_scene(points: np.ndarray, config: SegmentationConfig = SegmentationC
     Never raises on a scene without a support: it keeps every finite point and says why in ``reason``.
     """
     p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-    finite = np.isfinite(p).all(axis=1)
+    finite = np.asarray(np.isfinite(p).all(axis=1))
     labels = np.full(len(p), -1, dtype=np.int64)
     if not config.enabled:
         return Segmentation(finite, None, labels, "segmentation disabled")

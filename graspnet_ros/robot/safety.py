@@ -106,7 +106,7 @@ class SafetyConfig:
             raise ValueError(f"safety.clearance.require_cloud must be true or false, got {require_cloud!r}")
         model = GripperModel(**{k: v for k, v in clearance.items() if k != "enabled"})
         return cls(workspace=ws, forbidden_zones=zones,
-                   reach_center=tuple(map(float, reach.get("center", (0.0, 0.0, 0.0)))),
+                   reach_center=_xyz(reach.get("center", (0.0, 0.0, 0.0)), "reach.center"),
                    reach_radius=float(reach.get("radius", 1.0)), min_reach=float(reach.get("min_radius", 0.0)),
                    max_gripper_width=float(cfg.get("max_gripper_width", 0.1)),
                    max_approach_angle=np.deg2rad(float(cfg.get("max_approach_angle_deg", 80.0))),
@@ -126,7 +126,15 @@ class SafetyReport:
         return next((r for r in self.reasons if r), "")
 
 
-def _fmt(p: np.ndarray) -> str:
+def _xyz(values: Any, name: str) -> tuple[float, float, float]:
+    """Three floats (x, y, z in metres) from a config list; ValueError names the key otherwise."""
+    v = [float(x) for x in values]
+    if len(v) != 3:
+        raise ValueError(f"safety.{name} must be 3 numbers (x, y, z in metres), got {values!r}")
+    return v[0], v[1], v[2]
+
+
+def _fmt(p: np.ndarray | tuple[float, ...]) -> str:
     return "(" + ", ".join(f"{v:.3f}" for v in p) + ")"
 
 
@@ -230,7 +238,7 @@ class SafetyChecker:
         bad = bad.reshape(len(w), -1)
         first = bad.argmax(axis=1)
         out = [reasons[i * flat.shape[1] + first[i]] if bad[i].any() else "" for i in range(len(w))]
-        return bad.any(axis=1), out
+        return np.asarray(bad.any(axis=1)), out
 
     def check_motion(self, poses: np.ndarray, start: np.ndarray | None = None,
                      chunk: int = 8) -> tuple[np.ndarray, list[str]]:
@@ -299,7 +307,7 @@ class SafetyChecker:
                      else f"is outside the workspace box {_fmt(cfg.workspace.lower)} .. {_fmt(cfg.workspace.upper)}")
             reasons[i] = (f"gripper body '{part}' point {_fmt(p)} m {where} (TCP at "
                           f"{_fmt(tcp_flat[i, j])} m)")
-        return bad, reasons
+        return np.asarray(bad), reasons
 
     def check(self, grasps: GraspGroup, waypoints: np.ndarray, pre_grasp_distance: float,
               opening: np.ndarray | None = None, cloud: np.ndarray | None = None,

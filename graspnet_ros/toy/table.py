@@ -62,7 +62,10 @@ def toy_mesh(kind: int, rng: np.random.Generator, max_edge: float = 0.005):
 def toy_scene(num_objects: int = 10, seed: int = 0, area: float = 0.22) -> ToyScene:
     """Primitives placed at random yaw on the table, bounding circles not overlapping."""
     rng = np.random.default_rng(seed)
-    meshes, poses, centres, radii = [], [], [], []
+    meshes: list = []
+    poses: list[np.ndarray] = []
+    centres: list[np.ndarray] = []
+    radii: list[float] = []
     for i in range(num_objects):
         mesh = toy_mesh(i % 4, rng)
         r = float(np.linalg.norm(mesh.bounds[:, :2], axis=1).max())
