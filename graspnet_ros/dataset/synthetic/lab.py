@@ -54,11 +54,14 @@ TABLE_MATERIALS = (
     ("black", (0.10, 0.10, 0.11), (0.2, 0.5)),
 )
 
-#: The arms on disk after ``pip install pybullet``: URDF (relative to pybullet_data), a
-#: nominal joint configuration (rad, a "ready" pose folded over the base), link albedo.
+#: The arms on disk after ``pip install pybullet``: URDF (relative to pybullet_data), two
+#: nominal joint configurations (rad: "ready", folded over the base, and "reaching", the hand
+#: 0.15-0.3 m above the table top 0.7-0.8 m out), link albedo.
 ROBOTS = {
-    "kuka_iiwa": ("kuka_iiwa/model.urdf", (0.0, 0.5, 0.0, -1.4, 0.0, 0.9, 0.0), (0.90, 0.45, 0.10)),
-    "franka_panda": ("franka_panda/panda.urdf", (0.0, -0.3, 0.0, -2.2, 0.0, 2.0, 0.8), (0.86, 0.86, 0.84)),
+    "kuka_iiwa": ("kuka_iiwa/model.urdf", ((0.0, 0.5, 0.0, -1.4, 0.0, 0.9, 0.0), (0.0, 1.1, 0.0, -0.9, 0.0, 1.1, 0.0)),
+                  (0.90, 0.45, 0.10)),
+    "franka_panda": ("franka_panda/panda.urdf",
+                     ((0.0, -0.3, 0.0, -2.2, 0.0, 2.0, 0.8), (0.0, 0.7, 0.0, -1.5, 0.0, 2.2, 0.8)), (0.86, 0.86, 0.84)),
 }
 
 
@@ -193,21 +196,21 @@ def robot_meshes(name: str, q: np.ndarray | list[float], T_table_base: np.ndarra
 
 def place_robot(rng: np.random.Generator, settings: LabSettings, base_xy: np.ndarray, yaw: float,
                 name: str) -> list[trimesh.Trimesh]:
-    """The arm on the table top (z = 0) at ``base_xy`` (table frame, m) facing
-    ``yaw`` (rad), its joints drawn around the nominal pose; a draw that
-    reaches into the clutter (see ``robot_clearance``) is redrawn, and after
-    ten the nominal pose is used."""
-    nominal = np.asarray(ROBOTS[name][1])
+    """The arm on the table top (z = 0) at ``base_xy`` (table frame, m) turned
+    by ``yaw`` (rad), its joints drawn around one of its nominal poses; a draw
+    that reaches into the clutter (see ``robot_clearance``) or the table is
+    redrawn, and after ten the "ready" pose is used."""
+    nominal = np.asarray(ROBOTS[name][1][int(rng.integers(len(ROBOTS[name][1])))])
     T = np.eye(4)
     T[:3, :3] = trimesh.transformations.rotation_matrix(yaw, (0, 0, 1))[:3, :3]
     T[:2, 3] = base_xy
     for attempt in range(11):
-        q = nominal + (rng.uniform(-0.5, 0.5, nominal.shape) if attempt < 10 else 0.0)
+        q = nominal + rng.uniform(-0.4, 0.4, nominal.shape) if attempt < 10 else np.asarray(ROBOTS[name][1][0])
         meshes = robot_meshes(name, q, T)
-        lift = -min(float(m.vertices[:, 2].min()) for m in meshes[:1])  # base link's underside onto the table
-        v = np.vstack([m.vertices for m in meshes]) + (0, 0, lift)
+        lift = -float(meshes[0].vertices[:, 2].min())  # the base link's underside onto the table
+        v = np.vstack([m.vertices for m in meshes[1:]]) + (0, 0, lift)
         low = v[:, 2] < settings.robot_clear_height
-        if (np.linalg.norm(v[low, :2], axis=1) > settings.robot_clearance).all():
+        if (np.linalg.norm(v[low, :2], axis=1) > settings.robot_clearance).all() and v[:, 2].min() > 0.02:
             break
     for m in meshes:
         m.apply_translation((0, 0, lift))
@@ -264,7 +267,7 @@ def lab_scene(rng: np.random.Generator, arc_yaw: float, settings: LabSettings = 
     # the robot across the table from the cameras, facing the clutter
     robot = sorted(ROBOTS)[int(rng.integers(len(ROBOTS)))]
     base = np.array([-far + u(s.robot_inset), rng.uniform(-0.2, 0.2) * min(side_l, side_r)])
-    yaw = float(np.arctan2(-base[1], -base[0]) + rng.uniform(-0.6, 0.6))
+    yaw = float(np.arctan2(-base[1], -base[0]) + rng.uniform(-1.2, 1.2))
     for m in place_robot(rng, s, base, yaw, robot):
         add(m, "robot", np.array(ROBOTS[robot][2]) * rng.uniform(0.9, 1.05), 0.25)
     # distractors on the floor: beside or behind the table
