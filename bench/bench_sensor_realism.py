@@ -20,17 +20,26 @@ registered to colour by the package's Kinect camera) and the real D435
 figures measured on a GraspNet-1Billion frame (quoted from issue 15: the
 frame is not in this repository).
 
+With ``--scene lab`` the same objects are also put in a lab (the generator's
+scene kind ``lab``: a finite table on a floor, walls, a robot arm,
+distractors; ``graspnet_ros/dataset/synthetic/lab.py``) and seen from three
+views of the generator's 256-view arc (elevations about 69, 49 and 30
+degrees, 0.54-0.8 m), one per seed; rows "arc views, lab" and, from the
+same views without the lab, "arc views, tabletop" are printed next to the
+others, with the time per lab frame.
+
 Also times ``stereo_depth`` (ray-cast IR pair, shadow rays, SGBM, registration)
 on one core at 1280x720. Writes ``output/bench_sensor_realism/sensor_realism.png``: depth
 images side by side and depth-error histograms (measured - noiseless render;
 for the real frame, residuals to its plane).
 
-Run: .venv/bin/python bench/bench_sensor_realism.py [--out DIR]
+Run: .venv/bin/python bench/bench_sensor_realism.py [--out DIR] [--scene tabletop|lab]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import time
 from dataclasses import dataclass
@@ -41,8 +50,10 @@ import numpy as np
 import trimesh
 
 from graspnet_ros._native import import_open3d
-from graspnet_ros.dataset.synthetic.cameras import KINECT, REALSENSE, CameraModel, look_at
+from graspnet_ros.dataset.synthetic.cameras import KINECT, REALSENSE, CameraModel, ViewSettings, look_at, viewpoints
+from graspnet_ros.dataset.synthetic.lab import LabScene, lab_scene
 from graspnet_ros.dataset.synthetic.render import SceneRaycaster, albedo_image
+from graspnet_ros.dataset.synthetic.scenes import scene_raycaster
 from graspnet_ros.dataset.synthetic.sensors import infrared_materials, sensor_depth
 from graspnet_ros.dataset.synthetic.stereo import stereo_depth
 
@@ -96,6 +107,25 @@ def tabletop(seed: int) -> tuple[SceneRaycaster, list[int], np.ndarray]:
     return SceneRaycaster(scene.meshes, scene.poses), scene.obj_ids, camera_pose(centre, 0.45, 60.0)
 
 
+#: Views of the 256-view arc the lab frames use, one per seed: rows 1, 4 and 7 (high to low), mid-arc columns.
+LAB_VIEWS = (48, 144, 240)
+
+
+def lab(seed: int, view: int) -> tuple[SceneRaycaster, SceneRaycaster, list[int], np.ndarray, LabScene]:
+    """The tabletop scene's objects in a lab drawn from ``seed`` (as the
+    generator's ``--scene lab`` does), seen from view ``view`` of its arc:
+    (lab raycaster, the same objects on the plain table, ids, pose, lab)."""
+    from graspnet_ros.loop import build_scene, default_object_ids
+
+    scene = build_scene(default_object_ids(10, seed), seed)
+    rng = np.random.default_rng(seed)
+    arc = rng.uniform(0, 2 * np.pi)
+    room = lab_scene(rng, arc + ViewSettings().azimuth_span / 2)
+    views = viewpoints(256, rng, azimuth0=arc, centre=scene.poses[:, :2, 3].mean(axis=0))
+    return (scene_raycaster(scene.meshes, scene.poses, room), scene_raycaster(scene.meshes, scene.poses),
+            scene.obj_ids, views[view], room)
+
+
 def desk() -> tuple[SceneRaycaster, list[int], np.ndarray]:
     """Like the real recording: a mug with a handle on a desk 0.2 m below the
     camera, which looks 12 degrees down; a wall 1.3 m away behind the desk."""
@@ -115,8 +145,9 @@ def desk() -> tuple[SceneRaycaster, list[int], np.ndarray]:
 
 
 def render(kind: str, camera: CameraModel, raycaster: SceneRaycaster, obj_ids: list[int], pose: np.ndarray,
-           seed: int, desk_materials: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(depth m, noiseless depth m) in the colour grid; kind 'simple' or 'sensor'."""
+           seed: int, desk_materials: bool = False, room: LabScene | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(depth m, noiseless depth m) in the colour grid; kind 'simple' or 'sensor';
+    ``room``: the lab the raycaster holds (for its materials), if any."""
     rng = np.random.default_rng(seed)
     hits = raycaster.cast(camera, pose)
     if desk_materials:  # white mug and handle, pale wall, light desk
@@ -131,8 +162,9 @@ def render(kind: str, camera: CameraModel, raycaster: SceneRaycaster, obj_ids: l
         return stereo_depth(raycaster, camera, pose, albedo_of, gloss_of, rng=rng), hits.depth
     from graspnet_ros.dataset.objects import object_colour
 
-    _, grey = albedo_image(hits, np.array([object_colour(i) for i in obj_ids]).reshape(-1, 3))
-    return sensor_depth(kind, camera, raycaster, pose, hits, grey, obj_ids, rng), hits.depth
+    _, grey = albedo_image(hits, np.array([object_colour(i) for i in obj_ids]).reshape(-1, 3),
+                           None if room is None else room.colours())
+    return sensor_depth(kind, camera, raycaster, pose, hits, grey, obj_ids, rng, lab=room), hits.depth
 
 
 def real_kinect() -> np.ndarray | None:
@@ -170,6 +202,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=Path("output/bench_sensor_realism"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[100, 130, 160])
+    ap.add_argument("--scene", choices=("tabletop", "lab"), default="tabletop",
+                    help="lab: also the seeds' objects in a lab (floor, walls, robot), three views of the arc")
     args = ap.parse_args(argv)
     rows: dict[str, list[Stats]] = {}
     images: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
@@ -185,6 +219,23 @@ def main(argv: list[str] | None = None) -> None:
                 errors.setdefault(label, []).append((depth - truth)[ok])
                 if i == 0:
                     images[label] = (depth, truth)
+    lab_seconds: dict[str, list[float]] = {}
+    if args.scene == "lab":
+        labs = [lab(s, LAB_VIEWS[i % len(LAB_VIEWS)]) for i, s in enumerate(args.seeds)]
+        for cam_name, camera in (("RealSense", REALSENSE), ("Kinect", KINECT)):
+            for kind, scene_kind in itertools.product(("simple", "sensor"), ("tabletop", "lab")):
+                label = f"synthetic {cam_name}, {kind}, arc views, {scene_kind}"
+                for i, (rc_lab, rc_top, ids, pose, room) in enumerate(labs):
+                    rc, room = (rc_lab, room) if scene_kind == "lab" else (rc_top, None)
+                    t0 = time.perf_counter()
+                    depth, truth = render(kind, camera, rc, ids, pose, seed=i, room=room)
+                    if scene_kind == "lab":
+                        lab_seconds.setdefault(label, []).append(time.perf_counter() - t0)
+                    rows.setdefault(label, []).append(frame_stats(depth, camera.K))
+                    ok = (depth > 0) & (truth > 0)
+                    errors.setdefault(label, []).append((depth - truth)[ok])
+                    if i == len(labs) - 1:  # the lowest view: floor, wall and robot in sight
+                        images[label] = (depth, truth)
     rc, ids, pose = desk()
     for cam_name, camera in (("Kinect", KINECT), ("RealSense", REALSENSE)):
         for kind in ("simple", "sensor"):
@@ -217,6 +268,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {label} | {fmt([s.invalid for s in stats], pct)} | {fmt([s.plane_std for s in stats], mm)} | "
               f"{fmt([s.rough50 for s in stats], mm)} / {fmt([s.rough95 for s in stats], mm)} | "
               f"{fmt([s.plane_share for s in stats], pct)} |")
+    for label, secs in lab_seconds.items():
+        print(f"{label}: {np.median(secs):.2f} s per 1280x720 frame (median of {len(secs)}, all threads; "
+              "ray cast and depth model)")
     print(f"\nstereo_depth, 1280x720, one thread, {len(wall)} frames: wall min {min(wall):.2f} s, median "
           f"{np.median(wall):.2f} s; CPU min {min(cpu):.2f} s, median {np.median(cpu):.2f} s; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
@@ -244,8 +298,9 @@ def plot(path: Path, images: dict, errors: dict) -> None:
         ax.axis("off")
     for ax in axes[:-1].ravel()[len(labels):]:
         ax.axis("off")
-    groups = [("RealSense, tabletop", [k for k in errors if "RealSense" in k and "tabletop" in k]),
-              ("Kinect, tabletop", [k for k in errors if "Kinect" in k and "tabletop" in k]),
+    scenes = ("tabletop", "lab")
+    groups = [("RealSense, tabletop / lab", [k for k in errors if "RealSense" in k and k.endswith(scenes)]),
+              ("Kinect, tabletop / lab", [k for k in errors if "Kinect" in k and k.endswith(scenes)]),
               ("desk scene", [k for k in errors if "desk" in k]),
               ("real Kinect: plane residuals", [k for k in errors if k.startswith("real")])]
     bins = np.linspace(-15, 15, 121)
