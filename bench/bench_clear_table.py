@@ -51,7 +51,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from graspnet_ros.loop import DEFAULT_EXECUTOR_CONFIG, NOVEL_RANGE, run_loop
+from graspnet_ros.dataset.synthetic.live import NOVEL_RANGE
+from graspnet_ros.loop import DEFAULT_EXECUTOR_CONFIG, run_loop
 
 
 def scene_object_ids(num: int, seed: int, group: str = "novel") -> list[int]:

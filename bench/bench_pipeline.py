@@ -26,13 +26,14 @@ import numpy as np
 
 def synthetic_clouds(n: int) -> list[np.ndarray]:
     from graspnet_ros import loop
+    from graspnet_ros.dataset.synthetic import live
 
     clouds = []
     per_scene = 5
     for s in range((n + per_scene - 1) // per_scene):
-        ids = loop.default_object_ids(5, s)
-        scene = loop.build_scene(ids, s)
-        T = loop.camera_pose(scene.poses[:, :2, 3].mean(axis=0))
+        ids = live.default_object_ids(5, s)
+        scene = live.build_scene(ids, s)
+        T = live.camera_pose(scene.poses[:, :2, 3].mean(axis=0))
         for k in range(per_scene):
             frame = loop.render(scene.meshes, scene.poses, ids, "realsense", T, np.random.default_rng(100 * s + k),
                                 noise="simple")  # as when its figures were measured

@@ -20,27 +20,17 @@ table frame. Units: metres, radians, seconds.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import trimesh
 import yaml
 
+from .dataset.synthetic.live import SettledScene, build_scene, camera_pose, default_object_ids
 from .grasp import GraspGroup
 
-#: Seen (YCB) objects whose collision pieces are a single hull (prepared in < 1 s).
-QUICK_SEEN = (2, 6, 7, 24)
-#: Ids the loop draws its other objects from: pybullet random_urdfs (ids 55-167 and seven
-#: more) and, since the object set grew, YCB and procedural objects (ids 168-254 but those
-#: seven; graspnet_ros/data/object_set.yaml); all prepare in under 3 s. The default
-#: scenes (seed 0) hold the same random objects as before.
-NOVEL_RANGE = (55, 255)
-CACHE_VERSION = 1
 DEFAULT_EXECUTOR_CONFIG = Path(__file__).resolve().parent.parent / "config" / "executor.yaml"
 #: Region of the table (m, table frame) whose points reach the detector.
 WORKSPACE_HALF = 0.3
@@ -49,113 +39,7 @@ OBJECT_DISTANCE = 0.02
 
 
 # ---------------------------------------------------------------------------
-# objects and their cache
-
-
-def cache_dir() -> Path:
-    """``$GRASPNET_ROS_CACHE/objects`` or ``~/.cache/graspnet_ros/objects``."""
-    root = os.environ.get("GRASPNET_ROS_CACHE")
-    base = Path(root) if root else Path.home() / ".cache" / "graspnet_ros"
-    return base / "objects"
-
-
-def _cache_file(obj_id: int) -> Path:
-    from .dataset.objects import get_spec
-
-    spec = get_spec(obj_id)
-    key = hashlib.sha1(f"{CACHE_VERSION}:{spec}".encode()).hexdigest()[:10]
-    return cache_dir() / f"{obj_id:03d}_{key}.npz"
-
-
-def load_object(obj_id: int, use_cache: bool = True):
-    """The :class:`~graspnet_ros.dataset.objects.PreparedObject` of ``obj_id``
-    (metres, object frame), from the cache when present; prepared objects are
-    written to the cache atomically (npz of vertex and face arrays)."""
-    from .dataset.objects import PreparedObject, get_spec, prepare_object
-
-    path = _cache_file(obj_id)
-    if use_cache and path.is_file():
-        try:
-            with np.load(path) as z:
-                mesh = trimesh.Trimesh(z["mesh_v"], z["mesh_f"], process=False)
-                pieces = [trimesh.Trimesh(z[f"piece{i}_v"], z[f"piece{i}_f"], process=False)
-                          for i in range(int(z["num_pieces"]))]
-            return PreparedObject(mesh, pieces)
-        except (OSError, KeyError, ValueError):
-            pass  # unreadable cache entry: prepare again and overwrite it
-    prepared = prepare_object(get_spec(obj_id))
-    if use_cache:
-        arrays = {"mesh_v": np.asarray(prepared.mesh.vertices), "mesh_f": np.asarray(prepared.mesh.faces),
-                  "num_pieces": np.array(len(prepared.pieces))}
-        for i, p in enumerate(prepared.pieces):
-            arrays[f"piece{i}_v"] = np.asarray(p.vertices)
-            arrays[f"piece{i}_f"] = np.asarray(p.faces)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".npz", prefix=f".{path.stem}_", dir=path.parent)
-        os.close(fd)
-        try:
-            np.savez(tmp, **arrays)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return prepared
-
-
-def default_object_ids(num: int, seed: int) -> list[int]:
-    """``num`` object ids drawn with ``seed``: about a third quick seen (YCB)
-    objects, the rest novel ones (sorted)."""
-    if num < 0:
-        raise ValueError(f"number of objects must be >= 0, got {num}")
-    rng = np.random.default_rng(seed)
-    n_seen = min(len(QUICK_SEEN), num // 3)
-    seen = rng.choice(QUICK_SEEN, n_seen, replace=False) if n_seen else []
-    novel = rng.choice(np.arange(*NOVEL_RANGE), num - n_seen, replace=False)
-    return sorted(int(i) for i in np.concatenate([seen, novel]))
-
-
-# ---------------------------------------------------------------------------
-# scene
-
-
-@dataclass
-class LoopScene:
-    """Objects settled on the table (table frame = robot base frame)."""
-
-    obj_ids: list[int]
-    meshes: list[trimesh.Trimesh]  # object frame, m
-    pieces: list[list[trimesh.Trimesh]]  # convex collision pieces, object frame
-    poses: np.ndarray  # (n, 4, 4) T_table<-object
-    timings: dict[str, float] = field(default_factory=dict)  # s
-
-
-def build_scene(obj_ids: list[int], seed: int = 0, use_cache: bool = True) -> LoopScene:
-    """Prepare (or load from the cache) and settle the objects; objects that
-    roll off the kept area are dropped. An empty list gives an empty table."""
-    from .dataset.synthetic.physics import PhysicsSettings, settle
-
-    t0 = time.perf_counter()
-    prepared = [load_object(int(i), use_cache) for i in obj_ids]
-    t1 = time.perf_counter()
-    if not prepared:
-        return LoopScene([], [], [], np.zeros((0, 4, 4)), {"prepare": t1 - t0, "settle": 0.0})
-    res = settle([p.pieces for p in prepared], seed, PhysicsSettings())
-    keep = np.flatnonzero(res.kept)
-    return LoopScene([int(obj_ids[i]) for i in keep], [prepared[i].mesh for i in keep],
-                     [prepared[i].pieces for i in keep], res.poses[keep],
-                     {"prepare": t1 - t0, "settle": time.perf_counter() - t1})
-
-
-def camera_pose(centre: np.ndarray, distance: float = 0.55, elevation_deg: float = 70.0,
-                azimuth_deg: float = -90.0) -> np.ndarray:
-    """T_table<-camera of a camera looking at ``centre`` (x, y on the table, m)
-    from above: ``distance`` m away, ``elevation_deg`` above the table."""
-    from .dataset.synthetic.cameras import look_at
-
-    el, az = np.deg2rad(elevation_deg), np.deg2rad(azimuth_deg)
-    target = np.array([centre[0], centre[1], 0.0])
-    eye = target + distance * np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
-    return look_at(eye, target)
+# one rendered view
 
 
 @dataclass
@@ -211,106 +95,6 @@ def assign_objects(points_base: np.ndarray, meshes: list[trimesh.Trimesh], poses
     return np.where(dist <= max_distance, np.concatenate(owner)[idx], -1)
 
 
-class DatasetScene:
-    """A dataset-generator scene as a :class:`~graspnet_ros.cameras.synthetic.SceneRenderer`
-    (for ``SyntheticCamera(scene=DatasetScene(...))``): settled objects, rendered
-    noiseless (the camera adds its own noise). World frame = table frame."""
-
-    def __init__(self, num_objects: int = 5, seed: int = 0, obj_ids: list[int] | None = None) -> None:
-        from .dataset.synthetic.render import SceneRaycaster
-
-        ids = default_object_ids(num_objects, seed) if obj_ids is None else [int(i) for i in obj_ids]
-        self.scene = build_scene(ids, seed)
-        self._raycaster = SceneRaycaster(self.scene.meshes, self.scene.poses)
-        self._seed = seed
-
-    def render(self, intrinsics, T_world_optical: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(rgb (H, W, 3) uint8, depth (H, W) float32 m) seen from T_table<-optical."""
-        return raycast_view(self._raycaster, self.scene.obj_ids, intrinsics, T_world_optical,
-                            np.random.default_rng(self._seed))
-
-    def sensor_depth(self, model: str, intrinsics, T_world_optical: np.ndarray,
-                     rng: np.random.Generator) -> np.ndarray:
-        """float32 (H, W) depth (m, 0 = invalid) of the simulated ``model`` camera
-        ('realsense' active stereo, 'kinect' time of flight) from T_table<-optical."""
-        from .dataset.synthetic.sensors import camera_sensor_depth, infrared_materials
-
-        albedo, gloss = infrared_materials(self.scene.obj_ids)
-        return camera_sensor_depth(model, self._raycaster, intrinsics, T_world_optical, albedo, gloss, rng)
-
-
-def raycast_view(raycaster, obj_ids: list[int], intrinsics, T_world_optical: np.ndarray,
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Noiseless (rgb (H, W, 3) uint8, depth (H, W) float32 m, 0 = no hit) of a
-    :class:`~graspnet_ros.dataset.synthetic.render.SceneRaycaster` seen through pinhole
-    ``intrinsics`` (:class:`~graspnet_ros.cameras.base.CameraIntrinsics`) from T_table<-optical;
-    objects coloured by their dataset ids."""
-    from .dataset.objects import object_colour
-    from .dataset.synthetic.cameras import CameraModel
-    from .dataset.synthetic.render import albedo_image, shade
-
-    i = intrinsics
-    model = CameraModel("custom", i.width, i.height, i.fx, i.fy, i.cx, i.cy, "stereo", 0.1, 10.0, 0.05)
-    hits = raycaster.cast(model, np.asarray(T_world_optical, dtype=np.float64))
-    colours = np.array([object_colour(k) for k in obj_ids]).reshape(-1, 3)
-    albedo, _ = albedo_image(hits, colours)
-    return shade(hits, albedo, rng), hits.depth.astype(np.float32)
-
-
-class SimArmCamera:
-    """A :class:`~graspnet_ros.cameras.base.Camera` looking at a :class:`~graspnet_ros.robot.sim.SimArm`'s table.
-
-    Every :meth:`read` ray-casts the objects still in the simulation at their
-    CURRENT poses (``arm.object_poses()``; removed ones left out) plus the table
-    top, so a frame taken after a pick no longer shows the picked object. The
-    sim's base frame is the table frame (table top at z = 0); ``T_base_optical``
-    (4x4, m) places the REP-103 optical frame in it and is the calibration
-    T_base<-camera of an executor driving that arm. Depth is exact (float32 m,
-    0 = no hit); the gripper itself is not rendered.
-    """
-
-    name = "sim_arm"
-
-    def __init__(self, arm, T_base_optical: np.ndarray, intrinsics=None,
-                 frame_id: str = "camera_color_optical_frame", seed: int = 0) -> None:
-        from .cameras.base import camera_model
-        from .robot.base import as_pose
-
-        if abs(float(arm.config.table_z)) > 1e-9:
-            raise ValueError(f"SimArmCamera renders the table top at z = 0; the sim's table_z is "
-                             f"{arm.config.table_z} m (set robot.sim.scene.table_z: 0.0)")
-        self.arm = arm
-        self.T_base_optical = as_pose(T_base_optical, "T_base_optical")
-        self._intrinsics = intrinsics if intrinsics is not None else camera_model("realsense", 0.5)
-        self.frame_id = frame_id
-        self._rng = np.random.default_rng(seed)
-        self._index = 0
-
-    @property
-    def intrinsics(self):
-        return self._intrinsics
-
-    def open(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def read(self, timeout: float = 1.0):
-        """A :class:`~graspnet_ros.cameras.base.CameraFrame` of the simulation as it is now."""
-        from .cameras.base import CameraFrame
-        from .dataset.synthetic.render import SceneRaycaster
-
-        left = [int(i) for i in self.arm.remaining()]
-        objects = [self.arm.objects[i] for i in left]
-        raycaster = SceneRaycaster([o.mesh for o in objects], self.arm.object_poses()[left])
-        ids = [o.object_id if o.object_id >= 0 else i for o, i in zip(objects, left)]
-        rgb, depth = raycast_view(raycaster, ids, self._intrinsics, self.T_base_optical, self._rng)
-        frame = CameraFrame(rgb, depth, self._intrinsics, time.time(), self.frame_id, self._index)
-        self._index += 1
-        return frame
-
-
 # ---------------------------------------------------------------------------
 # the loop
 
@@ -339,7 +123,7 @@ class Attempt:
 
 @dataclass
 class LoopResult:
-    scene: LoopScene
+    scene: SettledScene
     camera: str
     attempts: list[Attempt]
     image: Path | None
@@ -527,6 +311,5 @@ def write_picture(out: str | Path, a: Attempt) -> Path:
     return write_png(out, img)
 
 
-__all__ = ["run_loop", "DatasetScene", "SimArmCamera", "raycast_view", "LoopResult", "Attempt", "LoopScene", "Frame",
-           "build_scene", "render", "camera_pose", "load_object", "default_object_ids", "assign_objects",
-           "cache_dir", "summary", "attempt_summary", "write_picture"]
+__all__ = ["run_loop", "LoopResult", "Attempt", "Frame", "render", "assign_objects", "summary",
+           "attempt_summary", "write_picture"]

@@ -9,6 +9,7 @@ checks they agree).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,13 @@ def read_node_parameters(path: str | Path, node: str, required: bool = True) -> 
     if required and not params:
         raise ValueError(f"{path}: no ros__parameters under '/**' or '{node}'")
     return params
+
+
+def cache_root() -> Path:
+    """Where the package caches what it computes once (prepared objects, SDFs):
+    ``$GRASPNET_ROS_CACHE``, default ``~/.cache/graspnet_ros``."""
+    root = os.environ.get("GRASPNET_ROS_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "graspnet_ros"
 
 
 def default_config_dir() -> Path:

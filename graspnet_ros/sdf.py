@@ -663,8 +663,9 @@ def write_sdf_text(sdf: GridSdf, path: str | Path) -> None:
 
 def sdf_cache_dir() -> Path:
     """``$GRASPNET_ROS_CACHE/sdf`` or ``~/.cache/graspnet_ros/sdf``."""
-    root = os.environ.get("GRASPNET_ROS_CACHE")
-    return (Path(root) if root else Path.home() / ".cache" / "graspnet_ros") / "sdf"
+    from .params import cache_root
+
+    return cache_root() / "sdf"
 
 
 def load_or_build_sdf(vertices: np.ndarray, faces: np.ndarray, sdf_file: str | Path | None = None,

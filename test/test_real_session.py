@@ -4,7 +4,7 @@ The real-session code path runs end to end with real components standing in
 for the hardware: the MuJoCo arm driven ONLY through the Arm protocol
 (:class:`ArmDriver` hides the simulator's lift oracle, so outcomes come from
 the gripper width and the operator), a camera rendering the simulation's
-current object poses (:class:`graspnet_ros.loop.SimArmCamera`), the model-free
+current object poses (:class:`graspnet_ros.cameras.simulated.SimArmCamera`), the model-free
 baseline detector of grasp_detector_node's pipeline, and the console operator
 answered by a scripted person at the table (:class:`TableOperator`) who also
 does what the prompts ask with their hands: removes a picked object from the
@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from graspnet_ros.cameras.base import camera_model
-from graspnet_ros.loop import SimArmCamera
+from graspnet_ros.cameras.simulated import SimArmCamera
 from graspnet_ros.robot.base import Arm, ConnectionLost, LiftOracle
 from graspnet_ros.robot.executor import ExecutorConfig
 from graspnet_ros.robot.sim import SimArm, SimObject

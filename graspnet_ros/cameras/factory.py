@@ -29,7 +29,7 @@ def make_camera(source: str, settings: Mapping[str, Any], frame_id: str,
         num_objects, seed = int(s.get("synthetic.num_objects", 5)), int(s.get("synthetic.seed", 0))
         kind = str(s.get("synthetic.scene", "generator"))
         if kind == "generator":  # settled objects from the package's dataset generator
-            from ..loop import DatasetScene
+            from .simulated import DatasetScene
 
             scene = DatasetScene(num_objects, seed) if num_objects > 0 else None
         elif kind == "boxes":  # boxes and cylinders, no physics: fastest start
