@@ -114,3 +114,33 @@ def test_the_rule_checker_resolves_relative_and_deferred_imports():
     names = imports_in(src, "graspnet_ros.detection")
     assert "graspnet_ros.nodes.launcher.spin_nodes" in names and layer("graspnet_ros.nodes.launcher") == "nodes"
     assert "graspnet_ros.detection.segment" in names and "rclpy.node" in names
+
+
+def declared_imports(package: Path) -> set[str] | None:
+    """The graspnet_ros packages and modules a package's ``__init__`` docstring says it may import
+    (its "Imports (graspnet_ros): a, b (why), c." paragraph); None for "any core package"."""
+    import re
+
+    doc = ast.get_docstring(ast.parse((package / "__init__.py").read_text(encoding="utf-8"))) or ""
+    found = re.search(r"Imports \(graspnet_ros\):(.*?)\.\s*$", doc, re.S)
+    assert found, f"{package.name}/__init__.py: the docstring does not say what the package may import"
+    text = re.sub(r"\([^)]*\)", "", " ".join(found.group(1).split()))
+    if text.strip().startswith("any core package"):
+        return None
+    return {name.strip() for name in text.split(",") if name.strip()}
+
+
+def test_every_package_imports_only_what_its_docstring_declares():
+    packages = sorted(p.parent for p in PACKAGE.glob("*/__init__.py"))
+    assert len(packages) >= 10
+    bad = []
+    for package in packages:
+        allowed = declared_imports(package)
+        if allowed is None:
+            continue
+        for path in package.rglob("*.py"):
+            for name in imports(path):
+                target = layer(name)
+                if name.startswith("graspnet_ros.") and target != package.name and target not in allowed:
+                    bad.append(f"{module_name(path)} imports {name}, not declared in {package.name}/__init__.py")
+    assert not bad, "\n".join(bad)

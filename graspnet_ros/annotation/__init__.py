@@ -3,6 +3,8 @@ collision labels and GAF tolerance labels in the GraspNet-1Billion layout.
 
 Entry points: :func:`annotate_objects` then :func:`annotate_scenes` on a
 dataset root; the pure functions below work on meshes and arrays.
+
+Imports (graspnet_ros): dataset, distributed, force_closure, grasp, gripper, views.
 """
 
 from .object_labels import (ObjectLabels, SlabEntries, SlabKernel, candidate_geometry,

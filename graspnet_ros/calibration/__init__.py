@@ -15,6 +15,8 @@
   node and ``graspnet-ros calibrate`` run.
 
 Units: metres, degrees in reports, pixels for image quantities.
+
+Imports (graspnet_ros): _native, dataset, params, views.
 """
 
 from .config import CALIBRATION_MODES, CalibrationConfig, default_config_path, load_config

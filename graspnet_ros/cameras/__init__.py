@@ -3,6 +3,8 @@
 ROS-free: the camera node (:mod:`graspnet_ros.nodes.camera_node`) turns
 :class:`~.base.CameraFrame` objects into messages. Build one with
 :func:`.factory.make_camera`.
+
+Imports (graspnet_ros): _native, calibration, dataset, robot, views.
 """
 
 from .base import (CAMERA_MODELS, Camera, CameraError, CameraFrame, CameraIntrinsics, DeviceLost,

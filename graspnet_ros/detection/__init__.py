@@ -10,4 +10,7 @@ The rclpy nodes in :mod:`graspnet_ros.nodes` are adapters over this package:
 * :mod:`.runner`: :class:`DetectionPipeline` (prepare, detect, NMS, top-k, timings);
 * :mod:`.latest`: :class:`LatestSlot`, a one-element mailbox so a slow
   detector never builds a queue.
+
+Imports (graspnet_ros): _native, calibration, grasp, gripper, model (the network, imported
+lazily), params, workspace.
 """

@@ -8,6 +8,8 @@ splits and the worker pool, :mod:`.report` for the output files.
     from graspnet_ros.evaluation import evaluate_scenes, summarize, ap_table
     results = list(evaluate_scenes(root, dump, range(100, 190), "realsense", workers=2))
     print(ap_table(summarize(results)))
+
+Imports (graspnet_ros): _native, dataset, force_closure, grasp, gripper, nms, sdf.
 """
 
 from .frame import EvalConfig, FrameResult, evaluate_frame, precision_at_k

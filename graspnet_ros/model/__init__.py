@@ -15,4 +15,6 @@ Modules (import them directly; this package imports nothing heavy):
 * ``detector``    ``GraspDetector``: the network (or :mod:`graspnet_ros.detection.baseline`) with
                   preprocessing, GAF, the collision stage and NMS
 * ``train``       training loop; ``checkpoint``: save/load
+
+Imports (graspnet_ros): _native, dataset, detection, grasp, gripper, nms, views, workspace.
 """

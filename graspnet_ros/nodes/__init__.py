@@ -5,4 +5,6 @@ core (:mod:`graspnet_ros.grasp` and friends). Only this subpackage imports
 rclpy and the generated ``graspnet_ros.msg`` types; those are built from
 ``msg/`` by colcon on a ROS install, or by ``scripts/build_interfaces.sh`` in
 a pip environment.
+
+Imports (graspnet_ros): any core package; nothing in the core imports nodes/.
 """

@@ -5,6 +5,8 @@ ROS-free. ``base`` defines the :class:`Arm` protocol and the driver errors;
 over vendor SDKs (imported lazily); ``safety`` the checks run before any
 motion; ``executor`` the grasp sequence. The success-rate trials live in
 :mod:`graspnet_ros.trials`, on top of this package.
+
+Imports (graspnet_ros): calibration, grasp, gripper, tool_frame, workspace.
 """
 
 from .base import (Arm, ConnectionLost, GripperTimeout, LiftOracle, MotionStopped, ProtectiveStop, Recoverable,

@@ -9,4 +9,6 @@
 The real synthetic dataset (physics, realistic sensors, full labels) is
 :mod:`graspnet_ros.dataset.synthetic`. May import the core (geometry, dataset layout,
 force closure); never ``nodes/`` or ``commands/``.
+
+Imports (graspnet_ros): _native, dataset, force_closure, grasp, model, views.
 """

@@ -33,4 +33,7 @@ report), :mod:`.operator` (outcomes confirmed by a person) and
 They build on ``robot/`` (arm protocol, simulation, executor), ``detection/``
 and ``annotation/``; nothing in the core imports them, and they never import
 ``nodes/`` (the trial node and the ``trials`` command sit on top).
+
+Imports (graspnet_ros): annotation, cameras, dataset, detection, grasp, gripper, params, robot,
+views.
 """

@@ -67,8 +67,9 @@ def load_object(obj_id: int, use_cache: bool = True):
             pass  # unreadable cache entry: prepare again and overwrite it
     prepared = prepare_object(get_spec(obj_id))
     if use_cache:
-        arrays: dict[str, Any] = {"mesh_v": np.asarray(prepared.mesh.vertices), "mesh_f": np.asarray(prepared.mesh.faces),
-                  "num_pieces": np.array(len(prepared.pieces))}
+        arrays: dict[str, Any] = {"mesh_v": np.asarray(prepared.mesh.vertices),
+                                  "mesh_f": np.asarray(prepared.mesh.faces),
+                                  "num_pieces": np.array(len(prepared.pieces))}
         for i, p in enumerate(prepared.pieces):
             arrays[f"piece{i}_v"] = np.asarray(p.vertices)
             arrays[f"piece{i}_f"] = np.asarray(p.faces)
