@@ -16,7 +16,7 @@
 
 Units: metres, degrees in reports, pixels for image quantities.
 
-Imports (graspnet_ros): _native, dataset, params, views.
+Imports (graspnet_ros): _native, cameras (geometry), dataset, params, views.
 """
 
 from .config import CALIBRATION_MODES, CalibrationConfig, default_config_path, load_config

@@ -20,6 +20,8 @@ from typing import Sequence
 import numpy as np
 
 from .._native import import_open3d
+from ..cameras import geometry
+from ..cameras.base import CameraIntrinsics
 from .detect import camera_matrix
 from .poses import check_transforms
 
@@ -71,19 +73,21 @@ def depth_to_points(depth: np.ndarray, K: np.ndarray, depth_scale: float | None 
                     min_depth: float = 0.05, max_depth: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
     """Back-project a depth image to (N, 3) camera-frame points (metres) and their (N,) flat pixel indices.
 
-    Pixels with depth outside [min_depth, max_depth] metres (or 0 / NaN) are dropped.
+    Pixels with depth outside [min_depth, max_depth] metres (or 0 / NaN) are dropped. Integer depth
+    is millimetres unless ``depth_scale`` (metres per unit) says otherwise; the back-projection is
+    :func:`graspnet_ros.cameras.geometry.depth_to_points`.
     """
     d = np.asarray(depth)
     if d.ndim != 2:
         raise ValueError(f"depth must be an (H, W) image, got shape {d.shape}")
     K = camera_matrix(K)
     scale = (0.001 if np.issubdtype(d.dtype, np.integer) else 1.0) if depth_scale is None else float(depth_scale)
-    z = d.astype(np.float64).ravel() * scale
-    idx = np.flatnonzero(np.isfinite(z) & (z >= min_depth) & (z <= max_depth))
-    v, u = np.divmod(idx, d.shape[1])
-    z = z[idx]
-    pts = np.column_stack([(u - K[0, 2]) * z / K[0, 0], (v - K[1, 2]) * z / K[1, 1], z])
-    return pts, idx
+    z = d.astype(np.float64) * scale
+    z = np.where(np.isfinite(z) & (z >= min_depth) & (z <= max_depth), z, 0.0)
+    organised = geometry.depth_to_points(z, CameraIntrinsics.from_matrix(K, d.shape[1], d.shape[0]))
+    flat = organised.reshape(-1, 3)
+    idx = np.flatnonzero(np.isfinite(flat[:, 2]))
+    return flat[idx].astype(np.float64), idx
 
 
 def nearest_distances(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
