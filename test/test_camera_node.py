@@ -98,7 +98,7 @@ def test_missing_device_is_retried_and_node_stays_alive(ros):
         source="realsense", realsense__playback="/nonexistent/recording.db3", rate=50.0,
         retry_period=0.2)))
     # several failed opens, each followed by a retry, and nothing published
-    assert wait_for(lambda: node.open_failures >= 3, 20.0), node.open_failures
+    assert wait_for(lambda: node.stream.open_failures >= 3, 20.0), node.stream.open_failures
     assert node.published == 0 and not got["color"]
     assert got["tf"] or wait_for(lambda: got["tf"], 10.0)  # the static mount is still published
     # the node keeps serving: its timer still fires
@@ -164,5 +164,5 @@ def test_kinect_without_device_or_recording_fails_cleanly(ros, tmp_path):
         KinectCamera(playback=not_mkv).open()
     node = ros.add(CameraNode(context=ros.ctx, parameter_overrides=ros.params(
         source="kinect", rate=50.0, retry_period=0.2)))
-    assert wait_for(lambda: node.open_failures >= 2, 20.0)
+    assert wait_for(lambda: node.stream.open_failures >= 2, 20.0)
     assert node.published == 0

@@ -4,7 +4,7 @@ ROS-free: the camera node (:mod:`graspnet_ros.nodes.camera_node`) turns
 :class:`~.base.CameraFrame` objects into messages. Build one with
 :func:`.factory.make_camera`.
 
-Imports (graspnet_ros): _native, calibration, dataset, robot, views.
+Imports (graspnet_ros): _native, calibration, dataset, params, robot, views.
 """
 
 from .base import (CAMERA_MODELS, Camera, CameraError, CameraFrame, CameraIntrinsics, DeviceLost,

@@ -17,12 +17,14 @@ from typing import Callable
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 
-__all__ = ["Diagnostics", "OK", "WARN", "ERROR"]
+__all__ = ["Diagnostics", "LEVELS", "OK", "WARN", "ERROR"]
 
 OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
+#: the core's level names (ok | warn | error) as DiagnosticStatus levels
+LEVELS = {"ok": OK, "warn": WARN, "error": ERROR}
 
-#: () -> (level, message, extra key/values)
-StatusFn = Callable[[], tuple[bytes, str, dict[str, object]]]
+#: () -> (level: a DiagnosticStatus level or ok | warn | error, message, extra key/values)
+StatusFn = Callable[[], tuple[bytes | str, str, dict[str, object]]]
 
 
 class Diagnostics:
@@ -57,6 +59,7 @@ class Diagnostics:
             lat, self.latencies = self.latencies, []
             count, last = self.count, self.last_latency
         level, message, extra = self.status()
+        level = LEVELS[level] if isinstance(level, str) else level
         values = {"rate_hz": f"{rate:.2f}", "frames": count, "frames_dropped": self.dropped,
                   "latency_ms": f"{last * 1000:.1f}",
                   "latency_mean_ms": f"{(sum(lat) / len(lat)) * 1000:.1f}" if lat else "nan", **extra}
