@@ -204,7 +204,7 @@ def test_generate_lab_scene_files_record_and_refusal(tmp_path):
     records its scene kind and refuses to be extended with the other one."""
     objects = (55, 56)  # pybullet random objects: quick to prepare
     preset = Preset(name="lab-test", seen=objects, similar=(), novel=(), scenes=(0,), frames_per_camera=1,
-                    test_frames=1, objects_per_scene=(2, 2), cameras=("realsense",))
+                    test_frames=1, objects_per_scene=(2, 2), cameras=("realsense",), noise="simple")
     roots = [tmp_path / "a", tmp_path / "b"]
     for root in roots:
         generate(root, preset, seed=3, annotate_labels=False, log=lambda s: None, scene="lab")
@@ -216,7 +216,9 @@ def test_generate_lab_scene_files_record_and_refusal(tmp_path):
     assert [o.obj_id for o in read_annotations(a.frame_file(0, "realsense", "annotations", 0))] == list(objects)
     assert yaml.safe_load((roots[0] / INFO_FILE).read_text())["scene"] == "lab"
     with pytest.raises(ValueError, match="lab scenes, not tabletop; use the same --scene"):
-        generate(roots[0], preset, seed=3, annotate_labels=False, log=lambda s: None)
+        generate(roots[0], preset, seed=3, annotate_labels=False, log=lambda s: None, scene="tabletop")
+    # without --scene a root goes on with what it records
+    assert generate(roots[0], preset, seed=3, annotate_labels=False, log=lambda s: None).scenes[0].skipped
     with pytest.raises(ValueError, match="scene kind"):
         generate_scene(roots[0], 1, objects, (2, 2), 1, ("realsense",), scene="office")
     (tmp_path / "old").mkdir()

@@ -293,3 +293,27 @@ def test_generator_records_and_keeps_its_depth_model(tmp_path):
         check_info(old, preset, 0, "sensor")
     with pytest.raises(ValueError, match="noise model"):
         generate(tmp_path / "new", "tiny", noise="fancy")
+
+
+def test_generator_defaults_come_from_the_root_then_the_preset(tmp_path):
+    """The simulated sensors are the generator's default; tiny and small keep the simple model they
+    were measured with; full and realistic default to lab scenes; an existing root goes on with what
+    it records."""
+    import yaml
+
+    from graspnet_ros.dataset.generate import INFO_FILE, default_choices
+    from graspnet_ros.dataset.presets import get_preset
+
+    assert (get_preset("tiny").noise, get_preset("small").noise) == ("simple", "simple")
+    assert (get_preset("realistic").noise, get_preset("realistic").scene) == ("sensor", "lab")
+    assert (get_preset("full").noise, get_preset("full").scene) == ("sensor", "lab")
+    tiny, realistic = get_preset("tiny"), get_preset("realistic")
+    assert default_choices(tmp_path / "new", realistic, None, None) == ("sensor", "lab")
+    assert default_choices(tmp_path / "new", tiny, None, None) == ("simple", "tabletop")
+    assert default_choices(tmp_path / "new", tiny, "sensor", "lab") == ("sensor", "lab")
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / INFO_FILE).write_text(yaml.safe_dump({"preset": "realistic", "seed": 0}))  # before the options
+    assert default_choices(old, realistic, None, None) == ("simple", "tabletop")
+    (old / INFO_FILE).write_text(yaml.safe_dump({"preset": "tiny", "seed": 0, "noise": "sensor", "scene": "lab"}))
+    assert default_choices(old, tiny, None, None) == ("sensor", "lab")

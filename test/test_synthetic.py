@@ -42,7 +42,7 @@ def root(tmp_path_factory):
     path = tmp_path_factory.mktemp("synthetic_root")
     # a test-only preset: the scene's pool mixes a seen YCB object and random objects
     preset = Preset(name="test", seen=tuple(SCENE_OBJECTS), similar=(), novel=(), scenes=(0,),
-                    frames_per_camera=2, test_frames=2, objects_per_scene=(4, 4))
+                    frames_per_camera=2, test_frames=2, objects_per_scene=(4, 4), noise="simple")
     report = generate(path, preset, workers=1, seed=5, annotate_labels=False, log=lambda s: None)
     assert report.objects_written == 4 and len(report.scenes) == 1
     return path

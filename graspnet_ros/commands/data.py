@@ -77,12 +77,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "LocalCluster of --workers processes (default: the local process pool)")
     g.add_argument("--seed", type=int, default=0, help="every scene is a function of (seed, scene id)")
     g.add_argument("--no-annotate", action="store_true", help="skip grasp, tolerance and collision labels")
-    g.add_argument("--noise", choices=("simple", "sensor"), default="simple",
-                   help="depth model: per-pixel noise on the render (default) or the camera simulated "
-                        "(active stereo / time of flight, about 1 s per frame); recorded in synthetic.yaml")
-    g.add_argument("--scene", choices=("tabletop", "lab"), default="tabletop",
-                   help="scene kind: the objects on a plain table (default), or a lab around them (a finite "
-                        "table on a floor, walls, a robot arm, distractors; label 0, not annotated); "
+    g.add_argument("--noise", choices=("simple", "sensor"), default=None,
+                   help="depth model: the camera simulated (sensor: active stereo / time of flight, about 1 s "
+                        "per frame) or per-pixel noise on the render (simple); default: what the root records, "
+                        "else the preset's (sensor; simple for tiny and small); recorded in synthetic.yaml")
+    g.add_argument("--scene", choices=("tabletop", "lab"), default=None,
+                   help="scene kind: the objects on a plain table (tabletop), or a lab around them (a finite "
+                        "table on a floor, walls, a robot arm, distractors; label 0, not annotated); default: "
+                        "what the root records, else the preset's (lab for full and realistic, else tabletop); "
                         "recorded in synthetic.yaml")
     g.set_defaults(func=run_generate)
 

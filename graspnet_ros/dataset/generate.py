@@ -89,6 +89,15 @@ def _run(fn: Callable, jobs: list, workers: int, client: object | None = None, n
         yield from pool.imap_unordered(fn, jobs)
 
 
+def default_choices(root: Path, preset: Preset, noise: str | None, scene: str | None) -> tuple[str, str]:
+    """(noise, scene): the given ones, else what ``root`` records, else the preset's defaults."""
+    path = root / INFO_FILE
+    info = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
+    recorded_noise = info.get("noise", "simple") if info else None  # roots older than the option: simple
+    recorded_scene = info.get("scene", "tabletop") if info else None
+    return (noise or recorded_noise or preset.noise), (scene or recorded_scene or preset.scene)
+
+
 def check_info(root: Path, preset: Preset, seed: int, noise: str = "simple", scene: str = "tabletop") -> None:
     """Write ``synthetic.yaml`` on first use; refuse a root made with another
     seed, depth model or scene kind (roots written before those options record
@@ -174,13 +183,16 @@ def annotate(root: str | Path, preset: Preset, workers: int = 1, client: object 
 
 def generate(root: str | Path, preset: str | Preset, workers: int = 1, seed: int = 0,
              annotate_labels: bool = True, log: Callable[[str], None] = print,
-             scheduler: object | None = None, noise: str = "simple", scene: str = "tabletop") -> GenerateReport:
+             scheduler: object | None = None, noise: str | None = None, scene: str | None = None
+             ) -> GenerateReport:
     """Generate (or complete) a synthetic dataset root; see the module docstring.
 
-    ``noise``: the depth model of the frames, ``simple`` or ``sensor``;
-    ``scene``: ``tabletop`` (objects on a plain table, the default) or
-    ``lab`` (a finite table with the floor, walls, a robot arm and
-    distractors around it, :mod:`.synthetic.lab`).
+    ``noise``: the depth model of the frames, ``sensor`` (the cameras simulated:
+    active stereo, time of flight) or ``simple`` (per-pixel noise on the render);
+    ``scene``: ``tabletop`` (objects on a plain table) or ``lab`` (a finite table
+    with the floor, walls, a robot arm and distractors around it,
+    :mod:`.synthetic.lab`). None: what the root records when it exists, else the
+    preset's default (:class:`~.presets.Preset` ``noise`` / ``scene``).
 
     ``scheduler``: run every stage as Dask tasks (one per object, scene,
     object label, scene label) on that scheduler address, ``local`` (a
@@ -191,6 +203,7 @@ def generate(root: str | Path, preset: str | Preset, workers: int = 1, seed: int
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
     root = Path(root)
+    noise, scene = default_choices(root, preset, noise, scene)
     from .synthetic.lab import SCENE_KINDS
     from .synthetic.sensors import NOISE_MODELS
 
