@@ -3,8 +3,10 @@
 What a TF buffer does for one edge: an eye-in-hand camera moves with the arm, so a
 cloud (or the grasps found on it) must be placed with the pose the camera had when
 the frame was CAPTURED, not the pose at the time the data is used. The executor
-node samples the arm's flange pose into a :class:`PoseHistory`; the detector
-node's multi-view fusion keeps one per TF edge.
+node samples the arm's flange pose into a :class:`CaptureFlange` (a
+:class:`PoseHistory` with the eye-in-hand rule: which frames it places, and that an
+unstamped message cannot be placed); the detector node's multi-view fusion keeps one
+per TF edge.
 
 Poses are 4x4 ``T_parent<-child`` (metres); stamps are seconds on one clock (the
 node's clock). Between two samples the translation is interpolated linearly and
@@ -17,13 +19,14 @@ from __future__ import annotations
 
 import bisect
 import threading
+from typing import Iterable
 
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
 from .calibration.poses import check_transforms
 
-__all__ = ["PoseHistory", "TransformTree"]
+__all__ = ["CaptureFlange", "PoseHistory", "TransformTree"]
 
 
 class PoseHistory:
@@ -91,6 +94,30 @@ class PoseHistory:
         out[:3, 3] = (1 - s) * A[:3, 3] + s * B[:3, 3]
         out[:3, :3] = Slerp([0.0, 1.0], Rotation.from_matrix([A[:3, :3], B[:3, :3]]))([s]).as_matrix()[0]
         return out
+
+
+class CaptureFlange(PoseHistory):
+    """Eye-in-hand: T_base<-flange sampled ``rate`` times a second (Hz), kept ``span`` s, looked
+    up at the capture time of a message in one of ``camera_frames`` (the frames that move with
+    the arm). A lookup may lie two sampling periods beyond the newest sample."""
+
+    def __init__(self, rate: float, span: float, camera_frames: Iterable[str]) -> None:
+        if not (rate > 0 and span > 0):
+            raise ValueError(f"flange_rate ({rate} Hz) and flange_history ({span} s) must be > 0")
+        super().__init__(span, tolerance=2.0 / rate, name="flange pose T_base<-flange")
+        self.period = 1.0 / rate  # s between samples
+        self.camera_frames = tuple(camera_frames)
+
+    def at_capture(self, frame_id: str, stamp: float) -> np.ndarray | None:
+        """T_base<-flange (4x4, m) when a message of ``frame_id`` stamped ``stamp`` (s) was captured:
+        None for a frame that is not a camera frame; ValueError for an unstamped message (stamp <= 0)
+        or one stamped outside the history."""
+        if frame_id not in self.camera_frames:
+            return None
+        if stamp <= 0:
+            raise ValueError(f"frame '{frame_id}' is eye-in-hand but the message has no stamp: its capture time "
+                             "places the camera (stamp it when the frame is taken)")
+        return self.lookup(stamp)
 
 
 class TransformTree:

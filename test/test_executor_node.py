@@ -133,7 +133,7 @@ def test_best_of_latest_grasp_array(ros):
     # the best-scoring grasp is outside the workspace: the executor takes the next safe one
     grasps = GraspGroup.concatenate([camera_grasp(x=1.5, score=0.9), camera_grasp(score=0.5)])
     t0 = time.monotonic()
-    while server.latest_grasps is None:
+    while server.inputs.grasps is None:
         assert time.monotonic() - t0 < TIMEOUT
         pub.publish(grasp_group_to_msg(grasps))
         time.sleep(0.05)
@@ -194,11 +194,11 @@ def test_latest_cloud_blocks_a_grasp_whose_pre_grasp_collides(ros):
     msg.header.frame_id = CAMERA
     pub = client.create_publisher(PointCloud2, "camera/depth/color/points", 1)
     t0 = time.monotonic()
-    while server.latest_cloud is None:
+    while server.inputs.cloud is None:
         assert time.monotonic() - t0 < TIMEOUT
         pub.publish(msg)
         time.sleep(0.05)
-    np.testing.assert_allclose(server.latest_cloud[0], shelf, atol=1e-5)  # stored in the base frame
+    np.testing.assert_allclose(server.inputs.cloud[0], shelf, atol=1e-5)  # stored in the base frame
     _, status, result = send(client, goal_for(camera_grasp()))
     assert status == GoalStatus.STATUS_ABORTED
     assert "pre-grasp pose" in result.reason and "collides" in result.reason
@@ -233,14 +233,14 @@ def test_eye_in_hand_grasps_use_the_flange_pose_at_their_stamp(ros):
     T_base_cam = np.array([[1.0, 0, 0, 0.12], [0, -1, 0, 0.03], [0, 0, -1, 0.45], [0, 0, 0, 1]])  # looking down
     arm.move_tool(T_base_cam @ np.linalg.inv(X), SpeedLimits(0.5, 3.0, 1.0))
     server = make_server(arm, cfg)
-    assert wait_until(lambda: len(server.flange_history) >= 5)
+    assert wait_until(lambda: len(server.inputs.flange_history) >= 5)
     capture = server.get_clock().now()
     at_capture = server.grasp_executor.flange_pose()
     top = GraspGroup.from_approach(np.array([[0.1, 0.05, 0.08]]), np.array([[0.0, 0.0, -1.0]]), np.array([0.0]),
                                    depth=0.02, width=0.06, frame_id="base_link")
     seen = top.transform(np.linalg.inv(at_capture @ X), frame_id=CAMERA)
     # the arm stays still while the frame is taken: samples after the capture hold the same pose
-    assert wait_until(lambda: server.flange_history.newest > capture.nanoseconds * 1e-9 + 0.05)
+    assert wait_until(lambda: server.inputs.flange_history.newest > capture.nanoseconds * 1e-9 + 0.05)
     shift = np.eye(4)
     shift[:3, 3] = (0.15, 0.0, 0.0)
     arm.move_tool(shift @ arm.tool_pose(), SpeedLimits(0.5, 3.0, 1.0))  # on to the next view
@@ -250,7 +250,7 @@ def test_eye_in_hand_grasps_use_the_flange_pose_at_their_stamp(ros):
     msg.header.stamp = Time(sec=0, nanosec=0)  # unstamped: its capture pose is unknown
     pub = client.create_publisher(GraspArray, "grasps", 1)
     assert wait_until(lambda: pub.publish(msg) or server.dropped["grasps"] > 0)
-    assert server.latest_grasps is None
+    assert server.inputs.grasps is None
 
     stale = grasp_group_to_msg(seen)
     stale.header.stamp = Time(sec=1000, nanosec=0)  # long before the history
@@ -259,7 +259,7 @@ def test_eye_in_hand_grasps_use_the_flange_pose_at_their_stamp(ros):
     assert arm.lifted_object(0.05) is None
 
     msg.header.stamp = capture.to_msg()
-    assert wait_until(lambda: pub.publish(msg) or server.latest_grasps is not None)
+    assert wait_until(lambda: pub.publish(msg) or server.inputs.grasps is not None)
     _, status, result = send(client, ExecuteGrasp.Goal(use_best_of_latest=True))
     assert status == GoalStatus.STATUS_SUCCEEDED, result.reason
     assert 0.03 < result.measured_width < 0.06 and arm.lifted_object(0.05) == 0

@@ -172,7 +172,7 @@ class Rig:
 
     def start_camera(self, period: float = 0.1) -> None:
         self.camera = self.client.create_timer(period, lambda: self.cloud_pub.publish(self.cloud))
-        assert wait_for(lambda: self.server.latest_cloud is not None, TIMEOUT), "no cloud reached the node"
+        assert wait_for(lambda: self.server.inputs.cloud is not None, TIMEOUT), "no cloud reached the node"
 
     def kill_camera(self) -> None:
         self.client.destroy_timer(self.camera)
@@ -259,10 +259,10 @@ def test_malformed_grasp_arrays_are_dropped_with_a_reason(ros):
         record(f"GraspArray: {name}", alive, len(rig.arm.unsafe), "dropped" if dropped else "kept",
                "dropped with a log line" if dropped else "")
         assert dropped, name
-        assert alive and rig.server.latest_grasps is None, name
+        assert alive and rig.server.inputs.grasps is None, name
     # a good list is still taken, and best-of-latest executes it
     rig.start_camera()
-    assert rig.publish_until(rig.grasp_pub, _grasp_msg(), lambda: rig.server.latest_grasps is not None)
+    assert rig.publish_until(rig.grasp_pub, _grasp_msg(), lambda: rig.server.inputs.grasps is not None)
     _, status, result = rig.send(ExecuteGrasp.Goal(use_best_of_latest=True))
     assert status == GoalStatus.STATUS_SUCCEEDED, result.reason
     assert rig.arm.unsafe == []
@@ -292,7 +292,7 @@ def test_malformed_clouds_are_dropped_with_a_reason(ros):
         record(f"PointCloud2: {name}", alive, len(rig.arm.unsafe), "dropped" if dropped else "kept",
                "dropped with a log line" if dropped else "")
         assert dropped and alive, name
-        assert rig.server.latest_cloud is None, name
+        assert rig.server.inputs.cloud is None, name
 
 
 # -- bad goals -------------------------------------------------------------------------
@@ -458,7 +458,7 @@ def test_camera_killed_and_restarted_mid_stream(ros):
            result.reason or "lifted")
     assert status == GoalStatus.STATUS_SUCCEEDED, result.reason
     # a grasp list older than its limit is refused too
-    assert rig.publish_until(rig.grasp_pub, _grasp_msg(), lambda: rig.server.latest_grasps is not None)
+    assert rig.publish_until(rig.grasp_pub, _grasp_msg(), lambda: rig.server.inputs.grasps is not None)
     time.sleep(2.2)
     _, status, result = rig.send(ExecuteGrasp.Goal(use_best_of_latest=True))
     record("stale grasp list", rig.alive(), len(arm.unsafe), "aborted", result.reason)

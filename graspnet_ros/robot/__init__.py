@@ -6,7 +6,7 @@ over vendor SDKs (imported lazily); ``safety`` the checks run before any
 motion; ``executor`` the grasp sequence. The success-rate trials live in
 :mod:`graspnet_ros.trials`, on top of this package.
 
-Imports (graspnet_ros): calibration, grasp, gripper, tool_frame, workspace.
+Imports (graspnet_ros): calibration, grasp, gripper, params, pose_history, tool_frame, workspace.
 """
 
 from .base import (Arm, ConnectionLost, GripperTimeout, LiftOracle, MotionStopped, ProtectiveStop, Recoverable,
