@@ -13,6 +13,8 @@
 - :mod:`.render`: synthetic images of a target at a known pose (tests, demo).
 - :mod:`.config`, :mod:`.pipeline`: the shared config file and the steps the
   node and ``graspnet-ros calibrate`` run.
+- :mod:`.samples`, :mod:`.calibration_params`: calibration_node's sample rules
+  (collect, solve, save) and parameter table.
 
 Units: metres, degrees in reports, pixels for image quantities.
 
