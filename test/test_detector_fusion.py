@@ -129,7 +129,7 @@ def test_node_fuses_clouds_placed_by_tf_at_their_stamps(ros):
     assert wait_for(lambda: pub.publish(cloud_b) or (grasps and grasps[-1].header.stamp.nanosec == 5 * 10**8), 60.0)
     assert grasps[-1].header.frame_id == FRAME and grasps[-1].header.stamp.sec == 100
     assert len(node.accumulator) == 2
-    seen = transform(node.last_result.cloud.astype(np.float64), cam_b)  # the newest camera's frame -> base
+    seen = transform(node.live.last_result.cloud.astype(np.float64), cam_b)  # the newest camera's frame -> base
     for patch in (patch_a, patch_b):
         d, _ = cKDTree(seen).query(patch)
         assert np.percentile(d, 95) < 0.005, np.percentile(d, 95)  # within the 5 mm voxels, nothing displaced
@@ -138,6 +138,6 @@ def test_node_fuses_clouds_placed_by_tf_at_their_stamps(ros):
     # a frame TF does not know: refused with the reason, the node stays up
     other = cv.cloud_to_msg(transform(patch_b, np.linalg.inv(cam_b)).astype(np.float32), "other_camera",
                             cv.seconds_to_stamp(100.5))
-    assert wait_for(lambda: pub.publish(other) or "no transform from 'other_camera'" in node._last_error, 30.0), \
-        node._last_error
-    assert "multi-view fusion needs the camera pose" in node._last_error
+    assert wait_for(lambda: pub.publish(other) or "no transform from 'other_camera'" in node.live.last_error, 30.0), \
+        node.live.last_error
+    assert "multi-view fusion needs the camera pose" in node.live.last_error

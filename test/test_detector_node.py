@@ -229,7 +229,7 @@ def test_latest_frame_wins(ros, scene):
         [m.header.stamp.sec for m in grasps_in]
     time.sleep(0.5)
     stamps = [m.header.stamp.sec for m in grasps_in]
-    per_frame = node.last_result.timings["total"]
+    per_frame = node.live.last_result.timings["total"]
     # at most one result per detection time during the stream, plus the final frame
     assert len(stamps) <= 2 + stream / per_frame, \
         f"processed {len(stamps)} of {n} in {stream:.1f} s at {per_frame:.2f} s each: a queue built up"

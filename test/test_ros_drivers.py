@@ -68,7 +68,7 @@ def test_detector_receives_driver_shaped_input(ros, frame, driver, input_kind, r
 
     assert wait_for(publish_and_check, 60.0, period=0.5), \
         f"no grasps from a {driver}-shaped {input_kind} publisher ({reliability.name})"
-    assert node.input_reliability == reliability  # auto followed the publisher
+    assert node.inputs.reliability == reliability  # auto followed the publisher
     g = next(g for g in received if len(g.grasps))
     assert g.header.frame_id == (d.cloud_frame if input_kind == "cloud" else d.depth_frame)
 
@@ -83,7 +83,7 @@ def test_reliable_only_detector_ignores_best_effort_publishers(ros, frame):
     for _ in range(10):
         pub.publish(msgs[d.cloud_topic])
         wait_for(lambda: False, 0.2)
-    assert node.processed == 0 and node.input_reliability == ReliabilityPolicy.RELIABLE
+    assert node.processed == 0 and node.inputs.reliability == ReliabilityPolicy.RELIABLE
     with pytest.raises(ValueError, match="input_qos='fast' must be one of"):
         GraspDetectorNode(context=ros.ctx, parameter_overrides=ros.params(input_qos="fast"))
 
