@@ -3,16 +3,15 @@
 :func:`run_launch` is what ``graspnet-ros launch`` calls: it starts
 ``camera_node`` (namespace ``camera``) and ``grasp_detector_node`` with the
 same parameter files and overrides as ``launch/grasp.launch.py``, plus a
-small monitor node that prints every GraspArray it receives and keeps the
-latest colour image, so that at the end a PNG with the latest grasps drawn
-on the colour image can be written. It keeps DDS on localhost unless the
+small monitor node (:mod:`.monitor`) that prints every GraspArray it
+receives and keeps the latest colour image, so that at the end a PNG with
+the latest grasps drawn on the colour image can be written. It keeps DDS on localhost unless the
 user set ``ROS_AUTOMATIC_DISCOVERY_RANGE``
 (:func:`~graspnet_ros.nodes.spin.ensure_loopback_default`).
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,13 +85,10 @@ def run_launch(s: LaunchSettings, echo: Callable[[str], None] = print) -> Launch
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import MultiThreadedExecutor
-    from rclpy.node import Node
-    from sensor_msgs.msg import CameraInfo, Image
 
-    from ..msg import GraspArray
-    from . import conversions as cv
     from .camera_node import CameraNode
     from .grasp_detector_node import GraspDetectorNode
+    from .monitor import LaunchMonitor
 
     cfg_dir = Path(s.config_dir) if s.config_dir else default_config_dir()
     cam_yaml, det_yaml = _files(cfg_dir)
@@ -106,49 +102,14 @@ def run_launch(s: LaunchSettings, echo: Callable[[str], None] = print) -> Launch
     if s.domain_id is not None:
         init_kwargs["domain_id"] = s.domain_id
     rclpy.init(**init_kwargs)
-    report = LaunchReport()
     nodes: list = []
     executor = None
     try:
         nodes.append(CameraNode(context=ctx, cli_args=node_cli_args(cam_yaml, cam_over, CAMERA_NAMESPACE)))
         nodes.append(GraspDetectorNode(context=ctx, cli_args=node_cli_args(det_yaml, det_over)))
-        monitor = Node("graspnet_launch_monitor", context=ctx)
+        monitor = LaunchMonitor(CAMERA_NAMESPACE, echo, context=ctx)
         nodes.append(monitor)
-        latest: dict = {}
-        lock = threading.Lock()
-
-        def on_grasps(msg: GraspArray) -> None:
-            g = cv.msg_to_grasp_group(msg)
-            with lock:
-                report.grasp_arrays += 1
-                if len(g):
-                    report.nonempty += 1
-                    report.best_score = float(g.scores[0])
-                    report.last_grasps = g
-                    latest["grasp_stamp"] = msg.header.stamp
-            if len(g):
-                p = g.translations[0]
-                echo(f"[{cv.stamp_to_seconds(msg.header.stamp):.3f}] {len(g)} grasps in "
-                     f"'{g.frame_id}': best score {g.scores[0]:.2f}, width {g.widths[0] * 100:.1f} cm "
-                     f"at ({p[0]:+.3f}, {p[1]:+.3f}, {p[2]:+.3f}) m")
-            else:
-                echo(f"[{cv.stamp_to_seconds(msg.header.stamp):.3f}] no grasps")
-
-        def on_color(msg: Image) -> None:
-            with lock:
-                latest.setdefault("images", {})[(msg.header.stamp.sec, msg.header.stamp.nanosec)] = msg
-                imgs = latest["images"]
-                while len(imgs) > 30:
-                    imgs.pop(next(iter(imgs)))
-                report.frames += 1
-
-        def on_info(msg: CameraInfo) -> None:
-            latest["info"] = msg
-
-        ns = f"/{CAMERA_NAMESPACE}"
-        monitor.create_subscription(GraspArray, "/grasps", on_grasps, 10)
-        monitor.create_subscription(Image, f"{ns}/color/image_raw", on_color, 5)
-        monitor.create_subscription(CameraInfo, f"{ns}/color/camera_info", on_info, 5)
+        report = monitor.report
 
         executor = MultiThreadedExecutor(num_threads=4, context=ctx)
         for n in nodes:
@@ -159,7 +120,7 @@ def run_launch(s: LaunchSettings, echo: Callable[[str], None] = print) -> Launch
         while rclpy.ok(context=ctx) and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.1)
         if s.out is not None:
-            report.picture = _write_picture(s.out, latest, report, lock)
+            report.picture = monitor.write_picture(s.out)
             if report.picture:
                 echo(f"picture: {report.picture}")
     finally:
@@ -172,25 +133,3 @@ def run_launch(s: LaunchSettings, echo: Callable[[str], None] = print) -> Launch
          f"for {report.frames} camera frames")
     return report
 
-
-def _write_picture(out: Path, latest: dict, report: LaunchReport, lock) -> Path | None:
-    """PNG of the latest grasps on the colour image with the same stamp (or the newest image)."""
-    from ..viz.image_overlay import draw_grasps, write_png
-    from . import conversions as cv
-
-    with lock:
-        images = dict(latest.get("images", {}))
-        info = latest.get("info")
-        grasps = report.last_grasps
-        stamp = latest.get("grasp_stamp")
-    if not images or info is None:
-        return None
-    key = (stamp.sec, stamp.nanosec) if stamp is not None else None
-    msg = images.get(key) or images[list(images)[-1]]
-    rgb = cv.msg_to_color(msg)
-    intr = cv.camera_info_to_intrinsics(info)
-    from ..grasp import GraspGroup
-
-    g = grasps if grasps is not None else GraspGroup()
-    caption = (f"{len(g)} grasps, best score {g.scores[0]:.2f}" if len(g) else "no grasps")
-    return write_png(out, draw_grasps(rgb, g, intr, caption=caption))
