@@ -1,5 +1,5 @@
-"""trial_node's parameter table (ROS-free: the node declares it) and the session config its
-values select. Empty / zero values leave the trials YAML's setting (see docs/nodes.md)."""
+"""trial_node's parameter table (ROS-free: the node declares it; docs/nodes.md lists it) and the
+session config its values select. Empty / zero values leave the trials YAML's setting."""
 
 from __future__ import annotations
 
@@ -16,18 +16,18 @@ NODE_NAME = "trial_node"
 FILE_PARAMETERS = ("executor_config", "camera_config", "detector_config", "checkpoint")
 
 PARAMETERS = [
-    Param("config_file", "", "Trials YAML (config/trials.yaml); empty = the config defaults."),
-    Param("protocol", "", "score-bins | clear-table ('' = the YAML's)."),
-    Param("trials", 0, "Trials per object and bin (score-bins) or scenes (clear-table); 0 = the YAML's."),
-    Param("out", "", "Output folder: trials.jsonl, results.json, success_rate.png ('' = the YAML's)."),
-    Param("operator_confirm", False, "Real-arm outcome path: the operator confirms each width-based proposal "
-          "on confirm_trial (false = the YAML's)."),
-    Param("confirm_timeout", 0.0, "Seconds a proposal waits for confirm_trial before it is kept (0 = the YAML's)."),
-    Param("executor_config", "", "Executor YAML; robot.driver ur_rtde or xarm runs on the real arm "
-          "('' = the YAML's)."),
-    Param("camera_config", "", "Real arm: camera_node.yaml-style file ('' = the YAML's)."),
-    Param("detector_config", "", "Real arm: grasp_detector_node.yaml-style file ('' = the YAML's)."),
-    Param("checkpoint", "", "Real arm: network checkpoint, overrides the detector file's ('' = the YAML's)."),
+    Param("config_file", "", "Trials YAML (`config/trials.yaml` layout; '' = the built-in defaults)."),
+    Param("protocol", "", "score-bins | clear-table."),
+    Param("trials", 0, "Score-bins: grasps per object and bin; clear-table: number of scenes."),
+    Param("out", "", "Output folder (trials.jsonl, results.json, success_rate.png)."),
+    Param("operator_confirm", False, "Simulation: judge outcomes by width + operator verdict (real arms always do)."),
+    Param("confirm_timeout", 0.0, "Seconds a verdict is awaited on `confirm_trial` before the proposal is kept."),
+    Param("executor_config", "", "Executor YAML (`config/executor.yaml` layout); `robot.driver` ur_rtde | xarm "
+          "runs on that arm and needs `calibration`."),
+    Param("camera_config", "", "Real arm: camera_node.yaml-style file (`source`, `camera_name`, device settings)."),
+    Param("detector_config", "", "Real arm: grasp_detector_node.yaml-style file ('' = the package's)."),
+    Param("checkpoint", "", "Real arm: network checkpoint (overrides the detector file's; none = the model-free "
+          "baseline)."),
 ]
 
 
