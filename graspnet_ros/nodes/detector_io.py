@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -19,13 +20,15 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
+from ..cameras.geometry import depth_to_points
+from ..detection.latest import LatestSlot
 from ..grasp import GraspGroup
 from ..msg import GraspArray
 from ..tool_frame import ToolFrame, grasp_to_tool_poses
 from . import conversions as cv
 from .markers import grasp_markers
 
-__all__ = ["INPUT_QOS", "input_qos", "InputSubscriptions", "DetectionOutputs"]
+__all__ = ["INPUT_QOS", "input_qos", "DetectorInputs", "DetectionOutputs"]
 
 INPUT_QOS = {"auto": None, "sensor_data": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
 
@@ -38,18 +41,39 @@ def input_qos(reliability: ReliabilityPolicy) -> QoSProfile:
                       durability=DurabilityPolicy.VOLATILE)
 
 
-class InputSubscriptions:
-    """The node's input subscriptions (parameters ``input``, ``*_topic``, ``input_qos``):
-    ``on_input`` gets every cloud or depth image, ``on_info`` every CameraInfo."""
+class DetectorInputs:
+    """The node's input subscriptions (parameters ``input``, ``*_topic``, ``input_qos``), the latest
+    input message (``latest``, also dropped into the one-element ``slot`` the worker takes from) and
+    the latest CameraInfo; ``received()`` is called on every input message."""
 
-    def __init__(self, node: Node, p: dict[str, Any], on_input: Callable[[Any], None],
-                 on_info: Callable[[CameraInfo], None]) -> None:
-        self.node, self.p, self.on_input, self.on_info = node, p, on_input, on_info
+    def __init__(self, node: Node, p: dict[str, Any], received: Callable[[], None]) -> None:
+        self.node, self.p, self.received = node, p, received
+        self.slot: LatestSlot = LatestSlot()
+        self.latest: PointCloud2 | Image | None = None
+        self.camera_info: CameraInfo | None = None
         self._subs: list = []
         self.reliability = INPUT_QOS[p["input_qos"]] or ReliabilityPolicy.RELIABLE
         self.subscribe(self.reliability)
         if p["input_qos"] == "auto":  # follow the publishers' reliability (see adapt)
             node.create_timer(1.0, self.adapt)
+
+    def _on_input(self, msg: PointCloud2 | Image) -> None:
+        self.received()
+        self.latest = msg
+        self.slot.put(msg)
+
+    def _on_info(self, msg: CameraInfo) -> None:
+        self.camera_info = msg
+
+    def points(self, msg: PointCloud2 | Image) -> tuple[np.ndarray, Header]:
+        """Points (H, W, 3) as stored, NaN kept (metres, in msg.header.frame_id) of a cloud or
+        depth message (every ``depth_stride``-th pixel); ValueError if the message is malformed."""
+        if isinstance(msg, PointCloud2):
+            return cv.msg_to_cloud(msg, organised=True)[0], msg.header
+        if self.camera_info is None:
+            raise ValueError(f"no CameraInfo received on {self.p['camera_info_topic']} yet")
+        intr, s = cv.camera_info_to_intrinsics(self.camera_info), int(self.p["depth_stride"])
+        return depth_to_points(cv.msg_to_depth(msg), intr)[::s, ::s], msg.header
 
     @property
     def topics(self) -> list[str]:
@@ -62,10 +86,10 @@ class InputSubscriptions:
         for sub in self._subs:
             node.destroy_subscription(sub)
         if p["input"] == "cloud":
-            self._subs = [node.create_subscription(PointCloud2, p["cloud_topic"], self.on_input, qos)]
+            self._subs = [node.create_subscription(PointCloud2, p["cloud_topic"], self._on_input, qos)]
         else:
-            self._subs = [node.create_subscription(Image, p["depth_topic"], self.on_input, qos),
-                          node.create_subscription(CameraInfo, p["camera_info_topic"], self.on_info, qos)]
+            self._subs = [node.create_subscription(Image, p["depth_topic"], self._on_input, qos),
+                          node.create_subscription(CameraInfo, p["camera_info_topic"], self._on_info, qos)]
         self.reliability = reliability
 
     def adapt(self) -> None:

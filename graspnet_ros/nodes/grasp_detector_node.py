@@ -37,23 +37,19 @@ from __future__ import annotations
 import threading
 import time
 
-import numpy as np
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
 
-from ..cameras.geometry import depth_to_points
 from ..detection.detector_params import PARAMETERS, build_pipeline
-from ..detection.latest import LatestSlot
 from ..detection.online import OnlineDetector, check_parameters
 from ..grasp import GraspGroup
 from ..msg import GraspArray
 from ..srv import DetectGrasps
 from ..tool_frame import ToolFrame
 from . import conversions as cv
-from .detector_io import DetectionOutputs, InputSubscriptions
+from .detector_io import DetectionOutputs, DetectorInputs
 from .diagnostics import Diagnostics
 from .moveit import MoveItGrasps
 from .params import declare_all
@@ -74,12 +70,10 @@ class GraspDetectorNode(Node):
             from .tf import TransformListener
 
             self.tf_listener = TransformListener(self, span=max(10.0, 2 * p["fusion.max_age"]))
-        self.slot: LatestSlot = LatestSlot()
-        self.latest_input: PointCloud2 | Image | None = None
-        self.camera_info: CameraInfo | None = None
         self.processed = 0
         self.outputs = DetectionOutputs(self, p, self.tool)
-        self.inputs = InputSubscriptions(self, p, self._on_input, self._on_info)
+        self.inputs = DetectorInputs(self, p, self.live.received)
+        self.slot = self.inputs.slot
         self.create_service(DetectGrasps, "detect_grasps", self._on_detect,
                             callback_group=MutuallyExclusiveCallbackGroup())
         self.moveit = self.outputs.moveit = MoveItGrasps.start(self, p, self.tool) if p["moveit.enabled"] else None
@@ -89,30 +83,12 @@ class GraspDetectorNode(Node):
         self.get_logger().info(f"detector '{self.pipeline.detector.name}' on "
                                f"{self.resolve_topic_name(self.inputs.topics[0])}")
 
-    def _on_input(self, msg) -> None:
-        self.live.received()
-        self.latest_input = msg
-        self.slot.put(msg)
-
-    def _on_info(self, msg: CameraInfo) -> None:
-        self.camera_info = msg
-
-    def points_of(self, msg) -> tuple[np.ndarray, Header]:
-        """Points (H, W, 3) as stored, NaN kept (metres, in msg.header.frame_id) of a cloud or
-        depth message; ValueError if the message is malformed."""
-        if isinstance(msg, PointCloud2):
-            return cv.msg_to_cloud(msg, organised=True)[0], msg.header
-        if self.camera_info is None:
-            raise ValueError(f"no CameraInfo received on {self.p['camera_info_topic']} yet")
-        intr, s = cv.camera_info_to_intrinsics(self.camera_info), int(self.p["depth_stride"])
-        return depth_to_points(cv.msg_to_depth(msg), intr)[::s, ::s], msg.header
-
     def detect(self, msg, max_grasps: int = 0, fuse: bool = False) -> tuple[GraspGroup, Header, str]:
         """Run the pipeline on one message: (grasps, header, error message or ''). fuse: add it to
         the multi-view accumulator and detect on the fused views (when ``fusion.views`` > 1)."""
         header, t0, fuse = msg.header, time.perf_counter(), fuse and self.accumulator is not None
         try:
-            points, header = self.points_of(msg)
+            points, header = self.inputs.points(msg)
             if fuse:
                 stamp, fixed, frame = cv.stamp_to_seconds(header.stamp), self.p["fusion.fixed_frame"], header.frame_id
                 points = self.live.fuse(points, stamp, lambda: self.tf_listener.lookup(fixed, frame, stamp))
@@ -154,7 +130,7 @@ class GraspDetectorNode(Node):
 
     def _on_detect(self, request: DetectGrasps.Request, response: DetectGrasps.Response):
         cloud = request.cloud
-        msg = cloud if cloud.width * cloud.height > 0 else self.latest_input
+        msg = cloud if cloud.width * cloud.height > 0 else self.inputs.latest
         if msg is None:
             response.success = False
             response.message = "empty request cloud and no input received yet on " + (

@@ -20,7 +20,7 @@ __all__ = ["MoveItGrasps"]
 class MoveItGrasps:
     """The publisher and the action server of ``node``, a grasp_detector_node: its
     ``detect(msg)`` -> (grasps, header, error or '') runs a detection on an input message, its
-    ``latest_input`` is the latest input message (or None)."""
+    ``inputs.latest`` is the latest input message (or None)."""
 
     def __init__(self, node: Node, p: dict[str, Any], tool: ToolFrame) -> None:
         from grasping_msgs.action import GraspPlanning
@@ -65,7 +65,7 @@ class MoveItGrasps:
         from grasping_msgs.action import GraspPlanning
 
         cloud = goal_handle.request.object.point_cluster
-        msg = cloud if cloud.width * cloud.height > 0 else self.node.latest_input
+        msg = cloud if cloud.width * cloud.height > 0 else self.node.inputs.latest
         if msg is None:
             self.node.get_logger().error("plan_grasps: empty point_cluster and no input received yet")
             goal_handle.abort()
