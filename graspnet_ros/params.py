@@ -1,6 +1,10 @@
 """Parameter tables of the nodes, without ROS: name, default, description, range.
 
-Each node lists its parameters as :class:`Param` entries. The rclpy side
+Each node lists its parameters as :class:`Param` entries, in one table beside
+the core it configures: ``detection/detector_params.py``,
+``cameras/camera_params.py``, ``calibration/calibration_params.py``,
+``robot/executor_params.py``, ``trials/trial_params.py``,
+``offline/evaluate_bag_params.py``. The rclpy side
 (:func:`graspnet_ros.nodes.params.declare_all`) declares them with
 descriptors; ROS-free tools (offline evaluate_bag, real-arm trials) read the
 same tables for their defaults, and ``docs/nodes.md`` documents them (a test
