@@ -139,88 +139,93 @@ def _atomic_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def evaluate_bag(opts: EvaluateBagOptions, log: Callable[[str], None] = print) -> EvaluateBagReport:
-    """Run the offline benchmark described in the module docstring."""
-    from ..evaluation import EvalConfig, SceneResult, evaluate_frame, summarize, write_results
-    from ..evaluation.report import ap_table
+class _FrameWorker:
+    """Detects (or takes the recorded grasps) and evaluates one frame; thread-safe."""
 
-    if not opts.root.is_dir():
-        raise FileNotFoundError(f"dataset root not found: {opts.root}")
-    if opts.write_bag is not None and Path(opts.write_bag).exists():
-        raise ValueError(f"output bag {opts.write_bag} already exists; remove it or choose another path")
-    mode2 = bool(opts.grasps_topic)
-    pipeline = None
-    params: dict = {}
-    if not mode2:
-        params = detector_params(opts.detector_config, opts.detector_overrides)
-        pipeline = build_pipeline(params)
-    config = EvalConfig()
-    gt_source = _GroundTruth(opts.root)
-    opts.out.mkdir(parents=True, exist_ok=True)
-    jsonl = opts.out / "frames.jsonl"
-    _atomic_text(jsonl, "")
-    skipped = SkipCounter()
-    need = ("grasps",) if mode2 else (opts.input,)
-    stride = int(params.get("depth_stride", 1) or 1)
-    detect_lock = threading.Lock()  # one detection at a time, as in the node; evaluation runs in parallel
+    def __init__(self, opts: EvaluateBagOptions, pipeline, stride: int, config, log: Callable[[str], None]) -> None:
+        self.opts, self.pipeline, self.stride, self.config, self.log = opts, pipeline, stride, config, log
+        self.ground_truth = _GroundTruth(opts.root)
+        self.lock = threading.Lock()  # one detection at a time, as in the node; evaluation runs in parallel
 
-    def work(frame: BagFrame) -> FrameOutcome:
+    def __call__(self, frame: BagFrame) -> FrameOutcome:
+        from ..evaluation import evaluate_frame
+
         out = FrameOutcome(frame)
         ident = frame.identity
         try:
-            gt = gt_source.frame(ident.scene_id, ident.camera, ident.ann_id)
+            gt = self.ground_truth.frame(ident.scene_id, ident.camera, ident.ann_id)
         except (FileNotFoundError, ValueError) as exc:
             out.error = f"identity not in the dataset: {exc}"
             return out
-        if mode2:
-            out.grasps = frame.grasps
-        else:
-            from ..cameras.geometry import depth_to_points
-
-            try:
-                with detect_lock:  # detect_s excludes the wait for the lock
-                    t0 = time.perf_counter()
-                    points = (frame.cloud if opts.input == "cloud"
-                              else depth_to_points(frame.depth, frame.intrinsics)[::stride, ::stride])
-                    out.grasps = pipeline.process(points, frame.frame_id).grasps
-            except ValueError as exc:  # the node logs these and publishes an empty array
-                out.grasps = GraspGroup(frame_id=frame.frame_id)
-                log(f"frame t={frame.stamp_ns * 1e-9:.3f}: bad input ({exc}); evaluated with no grasps")
-            out.detect_s = time.perf_counter() - t0
+        out.grasps = frame.grasps if self.pipeline is None else self.detect(frame, out)
         t0 = time.perf_counter()
-        out.result = evaluate_frame(out.grasps, gt, config)
+        out.result = evaluate_frame(out.grasps, gt, self.config)
         out.eval_s = time.perf_counter() - t0
         return out
 
-    frames_done: list[dict] = []
-    per_scene: dict[int, list[tuple[dict, np.ndarray]]] = defaultdict(list)
-    detected: list[tuple[int, GraspGroup]] = []
-    timings = {"read": 0.0, "detect": 0.0, "evaluate": 0.0}
-    t_start = time.perf_counter()
+    def detect(self, frame: BagFrame, out: FrameOutcome) -> GraspGroup:
+        from ..cameras.geometry import depth_to_points
 
-    def collect(o: FrameOutcome) -> None:
+        with self.lock:  # detect_s excludes the wait for the lock
+            t0 = time.perf_counter()
+            try:
+                points = (frame.cloud if self.opts.input == "cloud"
+                          else depth_to_points(frame.depth, frame.intrinsics)[::self.stride, ::self.stride])
+                grasps = self.pipeline.process(points, frame.frame_id).grasps
+            except ValueError as exc:  # the node logs these and publishes an empty array
+                grasps = GraspGroup(frame_id=frame.frame_id)
+                self.log(f"frame t={frame.stamp_ns * 1e-9:.3f}: bad input ({exc}); evaluated with no grasps")
+            out.detect_s = time.perf_counter() - t0
+        return grasps
+
+
+class _Collector:
+    """Gathers frame outcomes in bag order: the JSONL line per frame, per-scene accuracies, timings."""
+
+    def __init__(self, jsonl: Path, skipped: SkipCounter, keep_grasps: bool, log: Callable[[str], None]) -> None:
+        self.jsonl, self.skipped, self.keep_grasps, self.log = jsonl, skipped, keep_grasps, log
+        self.frames: list[dict] = []
+        self.per_scene: dict[int, list[tuple[dict, np.ndarray]]] = defaultdict(list)
+        self.detected: list[tuple[int, GraspGroup]] = []
+        self.timings = {"read": 0.0, "detect": 0.0, "evaluate": 0.0}
+
+    def __call__(self, o: FrameOutcome) -> None:
         if o.error:
-            skipped.add(o.error.split(":")[0] if o.error.startswith("identity") else o.error, o.frame.stamp_ns)
-            log(f"skipped frame t={o.frame.stamp_ns * 1e-9:.3f}: {o.error}")
+            self.skipped.add(o.error.split(":")[0] if o.error.startswith("identity") else o.error, o.frame.stamp_ns)
+            self.log(f"skipped frame t={o.frame.stamp_ns * 1e-9:.3f}: {o.error}")
             return
         ident = o.frame.identity
         doc = {"index": o.frame.index, "stamp_ns": o.frame.stamp_ns, "scene_id": ident.scene_id,
                "camera": ident.camera, "ann_id": ident.ann_id, "dataset": ident.dataset,
                **o.result.summary(), "detect_s": o.detect_s, "eval_s": o.eval_s,
                "accuracy": o.result.accuracy.tolist()}
-        _append_line(jsonl, doc)
-        frames_done.append(doc)
-        per_scene[ident.scene_id].append((doc, o.result.accuracy))
-        timings["detect"] += o.detect_s
-        timings["evaluate"] += o.eval_s
-        if opts.write_bag is not None:
-            detected.append((o.frame.stamp_ns, o.grasps))
-        log(f"scene {ident.scene_id} {ident.camera} frame {ident.ann_id}: AP {100 * o.result.ap:.2f} "
-            f"({len(o.grasps)} grasps, detect {o.detect_s * 1000:.0f} ms, eval {o.eval_s * 1000:.0f} ms)")
+        _append_line(self.jsonl, doc)
+        self.frames.append(doc)
+        self.per_scene[ident.scene_id].append((doc, o.result.accuracy))
+        self.timings["detect"] += o.detect_s
+        self.timings["evaluate"] += o.eval_s
+        if self.keep_grasps:
+            self.detected.append((o.frame.stamp_ns, o.grasps))
+        self.log(f"scene {ident.scene_id} {ident.camera} frame {ident.ann_id}: AP {100 * o.result.ap:.2f} "
+                 f"({len(o.grasps)} grasps, detect {o.detect_s * 1000:.0f} ms, eval {o.eval_s * 1000:.0f} ms)")
 
-    frames_iter = read_bag_frames(opts.bag, opts.topics, opts.every_n, opts.start, opts.end, skipped,
-                                  need=need, grasps_topic=opts.grasps_topic)
-    pool = cf.ThreadPoolExecutor(opts.workers) if opts.workers > 1 else None
+    def scene_results(self, mus: np.ndarray) -> list:
+        from ..evaluation import SceneResult
+
+        results = []
+        for scene_id, items in sorted(self.per_scene.items()):
+            docs = [d for d, _ in items]
+            results.append(SceneResult(scene_id, docs[0]["camera"], [d["ann_id"] for d in docs],
+                                       np.stack([a for _, a in items]), mus,
+                                       [{k: v for k, v in d.items() if k != "accuracy"} for d in docs],
+                                       sum(d["detect_s"] + d["eval_s"] for d in docs)))
+        return results
+
+
+def _dispatch(frames_iter, work: _FrameWorker, collect: _Collector, workers: int, rate: float) -> None:
+    """Feed every frame to ``work`` (``workers`` threads; paced at ``rate`` x the recorded stamps when
+    > 0) and hand the outcomes to ``collect`` in bag order."""
+    pool = cf.ThreadPoolExecutor(workers) if workers > 1 else None
     pending: list[cf.Future] = []
     first_stamp = None
     wall0 = time.perf_counter()
@@ -228,36 +233,56 @@ def evaluate_bag(opts: EvaluateBagOptions, log: Callable[[str], None] = print) -
         while True:
             t0 = time.perf_counter()
             frame = next(frames_iter, None)
-            timings["read"] += time.perf_counter() - t0
+            collect.timings["read"] += time.perf_counter() - t0
             if frame is None:
                 break
-            if opts.rate > 0:  # pace dispatch on the recorded stamps
+            if rate > 0:  # pace dispatch on the recorded stamps
                 first_stamp = frame.stamp_ns if first_stamp is None else first_stamp
-                due = wall0 + (frame.stamp_ns - first_stamp) * 1e-9 / opts.rate
+                due = wall0 + (frame.stamp_ns - first_stamp) * 1e-9 / rate
                 time.sleep(max(0.0, due - time.perf_counter()))
             if pool is None:
                 collect(work(frame))
                 continue
             pending.append(pool.submit(work, frame))
-            while len(pending) >= 2 * opts.workers or (pending and pending[0].done()):
+            while len(pending) >= 2 * workers or (pending and pending[0].done()):
                 collect(pending.pop(0).result())
         for fut in pending:
             collect(fut.result())
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def evaluate_bag(opts: EvaluateBagOptions, log: Callable[[str], None] = print) -> EvaluateBagReport:
+    """Run the offline benchmark described in the module docstring."""
+    from ..evaluation import EvalConfig, summarize, write_results
+    from ..evaluation.report import ap_table
+
+    if not opts.root.is_dir():
+        raise FileNotFoundError(f"dataset root not found: {opts.root}")
+    if opts.write_bag is not None and Path(opts.write_bag).exists():
+        raise ValueError(f"output bag {opts.write_bag} already exists; remove it or choose another path")
+    mode2 = bool(opts.grasps_topic)
+    params: dict = {} if mode2 else detector_params(opts.detector_config, opts.detector_overrides)
+    config = EvalConfig()
+    work = _FrameWorker(opts, None if mode2 else build_pipeline(params), int(params.get("depth_stride", 1) or 1),
+                        config, log)
+    opts.out.mkdir(parents=True, exist_ok=True)
+    jsonl = opts.out / "frames.jsonl"
+    _atomic_text(jsonl, "")
+    skipped = SkipCounter()
+    collect = _Collector(jsonl, skipped, opts.write_bag is not None, log)
+    t_start = time.perf_counter()
+    frames_iter = read_bag_frames(opts.bag, opts.topics, opts.every_n, opts.start, opts.end, skipped,
+                                  need=("grasps",) if mode2 else (opts.input,), grasps_topic=opts.grasps_topic)
+    _dispatch(frames_iter, work, collect, opts.workers, opts.rate)
+    timings = collect.timings
     timings["total"] = time.perf_counter() - t_start
 
-    results = []
-    for scene_id, items in sorted(per_scene.items()):
-        docs = [d for d, _ in items]
-        results.append(SceneResult(scene_id, docs[0]["camera"], [d["ann_id"] for d in docs],
-                                   np.stack([a for _, a in items]), config.mu_array,
-                                   [{k: v for k, v in d.items() if k != "accuracy"} for d in docs],
-                                   sum(d["detect_s"] + d["eval_s"] for d in docs)))
+    results = collect.scene_results(config.mu_array)
     extra = {"bag": str(opts.bag), "mode": "recorded grasps" if mode2 else "detector",
              "grasps_topic": opts.grasps_topic, "detector": params, "skipped": skipped.as_dict(),
-             "timings_s": timings, "frames_evaluated": len(frames_done)}
+             "timings_s": timings, "frames_evaluated": len(collect.frames)}
     paths: dict[str, Path] = {"jsonl": jsonl}
     summary = None
     table = ""
@@ -271,9 +296,9 @@ def evaluate_bag(opts: EvaluateBagOptions, log: Callable[[str], None] = print) -
         paths["json"] = opts.out / "results.json"
         _atomic_text(paths["json"], json.dumps({**extra, "overall": None}, indent=1) + "\n")
     if opts.write_bag is not None:
-        paths["bag"] = write_grasps_bag(opts.bag, Path(opts.write_bag), detected, opts.grasps_out_topic,
+        paths["bag"] = write_grasps_bag(opts.bag, Path(opts.write_bag), collect.detected, opts.grasps_out_topic,
                                         opts.storage)
-    return EvaluateBagReport(frames_done, skipped, summary, paths, timings, table)
+    return EvaluateBagReport(collect.frames, skipped, summary, paths, timings, table)
 
 
 def write_grasps_bag(src: Path, out: Path, grasps: list[tuple[int, GraspGroup]], topic: str,
