@@ -43,6 +43,7 @@ from scipy.spatial import cKDTree
 from ..grasp import DEFAULT_HEIGHT, GraspGroup, rotation_from_approach
 from ..gripper import GripperModel
 from .collision import CollisionConfig, filter_collisions
+from .scores import ScoreCalibration
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,8 @@ class BaselineDetector:
 
     config: BaselineConfig = field(default_factory=BaselineConfig)
     collision: CollisionConfig = field(default_factory=CollisionConfig)
+    #: map of the raw antipodal scores to the friction label they predict; None = raw
+    score_calibration: ScoreCalibration | None = None
     seed: int = 0
     name: str = "baseline"
 
@@ -195,6 +198,8 @@ class BaselineDetector:
         obj = None if objects is None else np.asarray(objects, bool).reshape(-1)
         pool = None if obj is None or not obj.any() else np.flatnonzero(obj)
         grasps = detect_baseline(pts, self.config, seed=self.seed, tree=tree, pool=pool)
+        if self.score_calibration is not None and len(grasps):
+            grasps = grasps.with_scores(self.score_calibration.apply(grasps.scores))
         timings = {"candidates": time.perf_counter() - t0}
         t0 = time.perf_counter()
         grasps = filter_collisions(grasps, pts, self.collision, tree=tree, knows_shapes=False)

@@ -30,6 +30,9 @@ PARAMETERS = [
     Param("checkpoint", "", "Network checkpoint file, or 'shipped' for the package's trained cpu "
           "checkpoint ('' = none)."),
     Param("device", "cpu", "Torch device of the network."),
+    Param("score_calibration", "auto", "Map of the detector's raw scores to the friction label they predict "
+          "(1.1 - mu): auto (the baseline's shipped map, or NAME.scores.json beside checkpoint NAME.pt), none "
+          "(raw scores) or a JSON file (bench/bench_score_calibration.py fits one)."),
     Param("workspace.lower", [-0.5, -0.5, 0.1], "Workspace box lower corner in the input frame (m)."),
     Param("workspace.upper", [0.5, 0.5, 1.5], "Workspace box upper corner in the input frame (m)."),
     Param("voxel_size", 0.005, "Voxel downsampling edge (m, 0 = off).", (0.0, 0.1)),
@@ -90,6 +93,7 @@ def detector_params(config: str | Path | None = None, overrides: dict | None = N
 def build_pipeline(params: dict, **model_options) -> DetectionPipeline:
     """DetectionPipeline built exactly as ``GraspDetectorNode.__init__`` builds it (``model_options``:
     see :func:`.detectors.make_detector`)."""
+    options = {"score_calibration": params["score_calibration"], **model_options}
     detector = make_detector(params["detector"], params["checkpoint"] or None, params["device"],
-                             seed=params["seed"], **model_options)
+                             seed=params["seed"], **options)
     return DetectionPipeline(detector, pipeline_config(params))

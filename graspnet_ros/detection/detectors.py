@@ -26,6 +26,7 @@ import numpy as np
 from ..grasp import GraspGroup
 from .baseline import BaselineDetector
 from .collision import CollisionConfig
+from .scores import BASELINE_CALIBRATION, ScoreCalibration, checkpoint_calibration
 
 __all__ = ["Detector", "NetworkDetector", "make_detector", "DETECTOR_KINDS"]
 
@@ -71,15 +72,28 @@ def _model_module():
         raise
 
 
+def score_calibration_for(spec: str, checkpoint: Path | None) -> ScoreCalibration | None:
+    """The score calibration a ``score_calibration`` parameter names: 'auto' (the baseline's shipped
+    one, or ``NAME.scores.json`` beside checkpoint ``NAME.pt`` when it has one), 'none', or a file."""
+    if spec == "none":
+        return None
+    if spec == "auto":
+        path = BASELINE_CALIBRATION if checkpoint is None else checkpoint_calibration(checkpoint)
+        return ScoreCalibration.load(path) if path.is_file() else None
+    return ScoreCalibration.load(Path(spec).expanduser())
+
+
 def make_detector(kind: str = "auto", checkpoint: str | Path | None = None, device: str = "cpu",
-                  seed: int = 0, use_gaf: bool = True, collision_check: bool = True) -> Detector:
+                  seed: int = 0, use_gaf: bool = True, collision_check: bool = True,
+                  score_calibration: str = "auto") -> Detector:
     """Pick the detector.
 
     kind 'model': the network from ``checkpoint`` (ValueError / FileNotFoundError
     if it cannot be loaded; ``"shipped"``: the checkpoint shipped with the package);
     'baseline': the model-free :class:`BaselineDetector`; 'auto': the network if a
     checkpoint is given, else the baseline. use_gaf: GAF re-ranking of the network's
-    grasps; collision_check: the collision stage (both detectors).
+    grasps; collision_check: the collision stage (both detectors); score_calibration:
+    see :func:`score_calibration_for` (:mod:`.scores`).
     """
     if kind == "geometric":
         raise ValueError("detector 'geometric' was merged into 'baseline' (the model-free detector, no torch "
@@ -87,7 +101,8 @@ def make_detector(kind: str = "auto", checkpoint: str | Path | None = None, devi
     if kind not in DETECTOR_KINDS:
         raise ValueError(f"unknown detector '{kind}'; use one of {DETECTOR_KINDS}")
     if kind == "baseline" or (kind == "auto" and not checkpoint):
-        return BaselineDetector(collision=CollisionConfig(enabled=collision_check), seed=seed)
+        return BaselineDetector(collision=CollisionConfig(enabled=collision_check), seed=seed,
+                                score_calibration=score_calibration_for(score_calibration, None))
     if not checkpoint:
         raise ValueError("detector 'model' needs a checkpoint (parameter 'checkpoint')")
     module = _model_module()
@@ -102,4 +117,6 @@ def make_detector(kind: str = "auto", checkpoint: str | Path | None = None, devi
     # the pipeline crops, voxel-downsamples, runs NMS and keeps the best: the network does not again
     cfg = module.DetectorConfig(voxel_size=0.0, seed=seed, nms=False, max_grasps=None, use_gaf=use_gaf,
                                 collision_check=collision_check)
-    return NetworkDetector(module.GraspDetector.from_checkpoint(path, cfg), name=f"model:{path.name}")
+    calibration = score_calibration_for(score_calibration, path)
+    return NetworkDetector(module.GraspDetector.from_checkpoint(path, cfg, score_calibration=calibration),
+                           name=f"model:{path.name}")

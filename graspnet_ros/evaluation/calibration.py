@@ -2,11 +2,13 @@
 
 A grasp's *true score* is the label on the paper's scale, s = 1.1 - mu for the
 smallest friction coefficient mu that makes it force-closure, and 0 when it
-is not force-closure, collides or closes on nothing (the evaluator's -1
-labels). A reliability table bins the predicted scores and reports, per bin,
-the number of grasps and their mean true score: a calibrated detector's
-mean true score follows its predicted score, and GAF's and the trials' score
-bins fill as the labels do.
+is not force-closure up to mu = 1.0 (the annotation's largest; the evaluator
+also tries 1.2), collides or closes on nothing (the evaluator's -1 labels).
+A reliability table bins the predicted scores and reports, per bin, the
+number of grasps and their mean true score: a calibrated detector's mean
+true score follows its predicted score, and GAF's and the trials' score bins
+fill as the labels do. The maps that calibrate the detectors live in
+:mod:`graspnet_ros.detection.scores`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ DEFAULT_SCORE_BINS = (-np.inf, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85, 0
 
 def true_scores(result: FrameResult) -> tuple[np.ndarray, np.ndarray]:
     """(predicted scores, true scores) of the evaluated grasps of one frame."""
-    ok = (result.labels > 0) & ~result.collision & ~result.empty
+    # the label scale is mu = 0.1 .. 1.0; the evaluator's mu = 1.2 step is not graspable on it
+    ok = (result.labels > 0) & (result.labels <= 1.0 + 1e-9) & ~result.collision & ~result.empty
     return result.grasps.scores.copy(), np.where(ok, 1.1 - result.labels, 0.0)
 
 

@@ -29,6 +29,7 @@ from scipy.spatial import cKDTree
 from ..detection.baseline import BaselineConfig, detect_baseline
 from ..detection.cloud import voxel_downsample_index
 from ..detection.collision import CollisionConfig, filter_collisions
+from ..detection.scores import ScoreCalibration
 from ..grasp import GraspGroup
 from ..gripper import GripperModel
 from ..nms import pose_nms
@@ -114,21 +115,26 @@ class GraspDetector:
     """The network (``model`` given) or the model-free baseline (``model=None``)."""
 
     def __init__(self, model: GraspNet | None = None, config: DetectorConfig = DetectorConfig(),
-                 baseline: BaselineConfig = BaselineConfig()) -> None:
+                 baseline: BaselineConfig = BaselineConfig(),
+                 score_calibration: ScoreCalibration | None = None) -> None:
+        """score_calibration: map of the raw scores (:mod:`graspnet_ros.detection.scores`), applied
+        before GAF; None keeps the raw scores."""
         self.model = model.eval() if model is not None else None
         self.config = config
+        self.score_calibration = score_calibration
         self.baseline = baseline
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | None, config: DetectorConfig = DetectorConfig(),
-                        baseline: BaselineConfig = BaselineConfig()) -> "GraspDetector":
+                        baseline: BaselineConfig = BaselineConfig(),
+                        score_calibration: ScoreCalibration | None = None) -> "GraspDetector":
         """Load a checkpoint (see :mod:`.checkpoint`; ``"shipped"`` = the package's own);
         ``None`` gives the baseline."""
         if path is None:
-            return cls(None, config, baseline)
+            return cls(None, config, baseline, score_calibration)
         from .checkpoint import load_model, resolve_checkpoint
 
-        return cls(load_model(resolve_checkpoint(path)), config, baseline)
+        return cls(load_model(resolve_checkpoint(path)), config, baseline, score_calibration)
 
     @property
     def kind(self) -> str:
@@ -172,6 +178,8 @@ class GraspDetector:
             t = time.perf_counter()
             dec = decode(out, self.model.cfg, cfg.objectness_threshold, cfg.grasps_per_seed)[0]
             grasps, tolerance = dec.grasps, dec.tolerance
+            if self.score_calibration is not None and len(grasps):
+                grasps = grasps.with_scores(self.score_calibration.apply(grasps.scores))
             timings["decode"] = _elapsed(t)
             t = time.perf_counter()
             if cfg.use_gaf and len(grasps):
@@ -182,6 +190,8 @@ class GraspDetector:
             t = time.perf_counter()
             grasps = detect_baseline(cloud, self.baseline, seed=cfg.seed, tree=tree,
                                      pool=None if obj is None or not obj.any() else np.flatnonzero(obj))
+            if self.score_calibration is not None and len(grasps):
+                grasps = grasps.with_scores(self.score_calibration.apply(grasps.scores))
             timings["network"] = _elapsed(t)
             timings["decode"] = timings["gaf"] = 0.0
         stats["candidates"] = len(grasps)
