@@ -27,7 +27,7 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=[package_name, f"{package_name}.*"]),
-    package_data={package_name: ["data/*.yaml", "data/checkpoints/*/*"]},
+    package_data={package_name: ["data/*.yaml", "data/checkpoints/*/*", "data/score_calibration/*.json"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{package_name}"]),
         (f"share/{package_name}", ["package.xml"]),
