@@ -26,13 +26,16 @@ import graspnet_ros
 from graspnet_ros.msg import GraspArray
 from graspnet_ros.nodes import camera_node, grasp_detector_node, launcher
 from graspnet_ros.nodes import conversions as cv
+from graspnet_ros.calibration import calibration_params
+from graspnet_ros.robot import executor_params
 from graspnet_ros.trials import trial_params
 from ros_helpers import RosHarness, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_PARAMS = {"camera_node": camera_node.PARAMETERS, "grasp_detector_node": grasp_detector_node.PARAMETERS}
 #: every node whose docs/nodes.md section lists its parameters one per line
-DOCUMENTED_PARAMS = {**NODE_PARAMS, "trial_node": trial_params.PARAMETERS}
+DOCUMENTED_PARAMS = {**NODE_PARAMS, "calibration_node": calibration_params.PARAMETERS,
+                     "executor_node": executor_params.PARAMETERS, "trial_node": trial_params.PARAMETERS}
 
 
 def load_launch_module():
