@@ -29,7 +29,9 @@ Modules: :mod:`.config` (the session YAML), :mod:`.session` (one session,
 simulated or real), :mod:`.score_bins`, :mod:`.clear_table`, :mod:`.scenes`
 (objects, placements, label cache), :mod:`.results` (the JSONL log and the
 report), :mod:`.operator` (outcomes confirmed by a person) and
-:mod:`.real_arm` (a real arm with a camera and the detector pipeline).
+:mod:`.real_arm` (a real arm with a camera and the detector pipeline);
+:mod:`.remote` (the operator answering through trial_node's service) and
+:mod:`.trial_params` (trial_node's parameter table).
 They build on ``robot/`` (arm protocol, simulation, executor), ``detection/``
 and ``annotation/``; nothing in the core imports them, and they never import
 ``nodes/`` (the trial node and the ``trials`` command sit on top).
