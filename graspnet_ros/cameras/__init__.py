@@ -2,7 +2,9 @@
 
 ROS-free: the camera node (:mod:`graspnet_ros.nodes.camera_node`) turns
 :class:`~.base.CameraFrame` objects into messages. Build one with
-:func:`.factory.make_camera`.
+:func:`.factory.make_camera`; :mod:`.stream` keeps one streaming (open with
+retries, reopen after a lost device) and :mod:`.camera_params` is the camera
+node's parameter table.
 
 Imports (graspnet_ros): _native, calibration, dataset, params, robot, views.
 """
