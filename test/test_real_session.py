@@ -136,9 +136,11 @@ class TableOperator:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-    """grasp_detector_node's pipeline (its defaults) with the model-free baseline: no trained weights needed."""
+    """grasp_detector_node's pipeline (its defaults) with the model-free baseline: no trained weights needed.
+    Raw scores (score_calibration: none): the score-bins test picks bins from the baseline's own scale."""
     path = tmp_path_factory.mktemp("detector") / "grasp_detector_node.yaml"
-    path.write_text(yaml.safe_dump({"/**": {"ros__parameters": {"detector": "baseline", "checkpoint": ""}}}))
+    path.write_text(yaml.safe_dump({"/**": {"ros__parameters": {"detector": "baseline", "checkpoint": "",
+                                                                "score_calibration": "none"}}}))
     return detection_pipeline(path)
 
 

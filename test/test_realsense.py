@@ -90,8 +90,8 @@ def test_camera_node_plays_the_recording(recording):
             source="realsense", realsense__playback=str(path), realsense__loop=False, rate=30.0,
             depth_encoding="16UC1")))
         # frames published before DDS discovery completes may be missed: count what was sent
-        assert wait_for(lambda: node._ended and node.published >= 3 and len(depth) >= 1, 30.0), \
-            (node.published, len(depth), node._ended)
+        assert wait_for(lambda: node.stream.ended and node.published >= 3 and len(depth) >= 1, 30.0), \
+            (node.published, len(depth), node.stream.ended)
         for msg in depth:
             err, coverage = _depth_errors(cv.msg_to_depth(msg), depth_ref)
             assert msg.header.frame_id == "camera_color_optical_frame"
