@@ -42,3 +42,15 @@ def ros():
         yield h
     finally:
         h.close()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module (use with ``pytestmark = pytest.mark.usefixtures(...)``): two
+    threads on a busy 2-core machine are several times slower than one."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -8,29 +8,20 @@ import pytest
 import torch
 
 from graspnet_ros.model.checkpoint import load_model, read_checkpoint, save_checkpoint, shipped_checkpoint
-from graspnet_ros.model.config import BackboneConfig, ModelConfig, config_from_dict, config_to_dict
+from graspnet_ros.model.config import config_from_dict, config_to_dict
 from graspnet_ros.model.graspnet import GraspNet
 from graspnet_ros.model.graspness import select_graspable_seeds
 from graspnet_ros.model.labels import FrameLabels, ObjectGraspTable, point_graspness
 from graspnet_ros.model.train import train_step
+from test_model import TINY
 
 #: A small network (as test_model's TINY) with graspness seeds.
-TINY_G = ModelConfig(name="tiny-graspness", num_points=1024,
-                     backbone=BackboneConfig(npoints=(256, 128, 64, 32), nsamples=(16, 8, 8, 8),
-                                             mlps=((16, 16, 32), (32, 32, 64), (32, 32, 64), (32, 32, 64)),
-                                             fp_mlps=((64, 64), (64, 64))),
-                     num_view=12, num_angle=4, depths=(0.01, 0.02),
-                     cylinder_nsample=8, crop_mlp=(16, 16, 32), operation_mlp=(32, 32), tolerance_mlp=(32, 32),
-                     seeds="graspness")
+TINY_G = dataclasses.replace(TINY, name="tiny-graspness", num_view=12, num_angle=4, depths=(0.01, 0.02),
+                             seeds="graspness")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SHAPE = (TINY_G.num_view, TINY_G.num_angle, TINY_G.num_depth)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _table(mu: np.ndarray, collision: np.ndarray | None = None, obj_id: int = 0) -> ObjectGraspTable:

@@ -31,15 +31,9 @@ TINY = ModelConfig(name="tiny", num_points=1024,
                                            mlps=((16, 16, 32), (32, 32, 64), (32, 32, 64), (32, 32, 64)),
                                            fp_mlps=((64, 64), (64, 64))),
                    cylinder_nsample=8, crop_mlp=(16, 16, 32), operation_mlp=(32, 32), tolerance_mlp=(32, 32))
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Two torch threads on a busy 2-core machine are several times slower than one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
