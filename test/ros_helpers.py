@@ -96,6 +96,15 @@ def require_ros_cli() -> str:
     pytest.skip(message)
 
 
+def interruptible() -> None:
+    """``preexec_fn`` of a child that the test stops with SIGINT, as a terminal's Ctrl-C would: the
+    default SIGINT action, even when the test run itself was started in the background by a
+    non-interactive shell (which ignores SIGINT, and an ignored signal stays ignored across exec)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def ros_cli_env(**extra: str) -> dict[str, str]:
     """The environment of a shell where the user typed ``ros2 ...``: this venv first on PATH,
     its prefix on AMENT_PREFIX_PATH, the session's domain / LOCALHOST discovery / log dir."""

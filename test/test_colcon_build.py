@@ -28,7 +28,7 @@ import pytest
 from sensor_msgs.msg import Image
 
 from graspnet_ros.msg import GraspArray
-from ros_helpers import RosHarness, wait_for
+from ros_helpers import RosHarness, interruptible, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -175,7 +175,8 @@ def test_nodes_run_from_install_space_over_dds(workspace, prefix, tmp_path):
         for name, args in (("camera_node", CAMERA_ARGS), ("grasp_detector_node", DETECTOR_ARGS)):
             with open(logs[name], "w") as log:
                 procs[name] = subprocess.Popen(sourced(str(exe / name), "--ros-args", *args), env=env,
-                                               cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+                                               cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+                                               preexec_fn=interruptible)
 
         def running() -> bool:
             for name, p in procs.items():
@@ -258,7 +259,8 @@ def test_ros2_launch_runs_from_install_space(workspace, prefix, tmp_path):
     try:
         with open(log, "wb") as out:
             proc = subprocess.Popen(sourced(ros2, "launch", PKG, "grasp.launch.py", "rviz:=false"), env=env,
-                                    cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                                    cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                    preexec_fn=interruptible)
             try:
                 assert wait_for(lambda: len(grasps) > 0 or proc.poll() is not None, START_TIMEOUT), \
                     "no GraspArray from the installed launch:\n" + log.read_text(errors="replace")[-4000:]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from graspnet_ros.msg import GraspArray
-from ros_helpers import require_ros_cli, ros_cli_env, wait_for
+from ros_helpers import interruptible, require_ros_cli, ros_cli_env, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,8 @@ def run_launch(ros2: str, args: list[str], tmp_path: Path, until) -> tuple[str, 
     with open(log, "wb") as out:
         proc = subprocess.Popen([ros2, "launch", "graspnet_ros", "grasp.launch.py", *args],
                                 env=ros_cli_env(ROS_LOG_DIR=str(tmp_path / "roslog")), stdout=out,
-                                stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
+                                stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True,
+                                preexec_fn=interruptible)
         try:
             reached = wait_for(lambda: until(log.read_text(errors="replace")) or proc.poll() is not None,
                                START_TIMEOUT, period=0.2)
