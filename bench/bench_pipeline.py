@@ -43,7 +43,8 @@ def synthetic_clouds(n: int) -> list[np.ndarray]:
 
 def twenty_thousand(cloud: np.ndarray) -> np.ndarray:
     """The 5 mm voxel grid, then 20,000 points at most (the issue's frame size)."""
-    from graspnet_ros.detection.cloud import random_subsample, voxel_downsample
+    from graspnet_ros.cameras.geometry import voxel_downsample
+    from graspnet_ros.detection.cloud import random_subsample
 
     return random_subsample(voxel_downsample(np.asarray(cloud, dtype=np.float32), 0.005), 20000, 0)
 

@@ -19,7 +19,8 @@ from graspnet_ros.cameras.synthetic import SyntheticCamera
 from graspnet_ros.msg import GraspArray
 from graspnet_ros.nodes import conversions as cv
 from graspnet_ros.nodes.grasp_detector_node import GraspDetectorNode
-from graspnet_ros.detection.cloud import crop, voxel_downsample
+from graspnet_ros.cameras.geometry import voxel_downsample
+from graspnet_ros.detection.cloud import crop
 from graspnet_ros.workspace import Workspace
 from graspnet_ros.detection.latest import LatestSlot
 from graspnet_ros.detection.runner import DetectionPipeline, PipelineConfig

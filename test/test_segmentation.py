@@ -13,7 +13,7 @@ from graspnet_ros.cameras.base import CameraIntrinsics
 from graspnet_ros.cameras.geometry import depth_to_points
 from graspnet_ros.dataset.synthetic.cameras import apply_depth_noise, camera_model
 from graspnet_ros.dataset.synthetic.render import SceneRaycaster
-from graspnet_ros.detection.cloud import voxel_downsample
+from graspnet_ros.cameras.geometry import voxel_downsample
 from graspnet_ros.detection.segment import (SegmentationConfig, near_mask, plane_from_pose, segment_scene,
                                            segmentation_config)
 from graspnet_ros.views import look_at

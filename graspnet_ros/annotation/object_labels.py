@@ -45,6 +45,7 @@ import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
 
+from ..cameras.geometry import voxel_downsample_nearest
 from ..force_closure import MeshRaycaster, antipodal_angle, find_contacts, labels_from_angles
 from ..grasp import GraspGroup
 from ..gripper import check_collision_naive
@@ -56,27 +57,6 @@ MAX_SURFACE_SAMPLES = 2_000_000
 
 
 # -- surface points ----------------------------------------------------------
-def voxel_downsample(samples: np.ndarray, voxel: float) -> np.ndarray:
-    """One sample per occupied voxel: the one closest to the voxel centre.
-
-    samples: (N, 3) points (m); voxel: cube edge (m). Returns (M, 3) float64,
-    ordered by voxel. Keeping real samples (not voxel centroids) keeps the
-    points on the surface.
-    """
-    samples = np.asarray(samples, dtype=np.float64).reshape(-1, 3)
-    if len(samples) == 0:
-        return samples
-    cells = np.floor(samples / voxel).astype(np.int64)
-    dist = np.linalg.norm(samples - (cells + 0.5) * voxel, axis=1)
-    cells -= cells.min(axis=0)
-    dims = cells.max(axis=0) + 1
-    keys = (cells[:, 0] * dims[1] + cells[:, 1]) * dims[2] + cells[:, 2]
-    order = np.lexsort((dist, keys))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = keys[order][1:] != keys[order][:-1]
-    return samples[order[first]]
-
-
 def sample_surface(mesh: trimesh.Trimesh, voxel: float, oversampling: float = 16.0,
                    seed: int = 0) -> np.ndarray:
     """Surface points uniformly distributed in voxel space (paper 3.3).
@@ -89,7 +69,7 @@ def sample_surface(mesh: trimesh.Trimesh, voxel: float, oversampling: float = 16
         raise ValueError("mesh has no faces; grasp labels need a triangle mesh")
     count = int(np.clip(np.ceil(mesh.area / voxel ** 2 * oversampling), 1000, MAX_SURFACE_SAMPLES))
     samples, _ = trimesh.sample.sample_surface(mesh, count, seed=seed)
-    return voxel_downsample(samples, voxel)
+    return voxel_downsample_nearest(samples, voxel)
 
 
 # -- the slab kernel ---------------------------------------------------------

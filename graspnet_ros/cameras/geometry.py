@@ -1,4 +1,5 @@
-"""Depth images <-> point clouds in a camera's optical frame (ROS-free, vectorised)."""
+"""Depth images <-> point clouds in a camera's optical frame, and voxel downsampling (ROS-free,
+vectorised; metres)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import numpy as np
 
 from .base import CameraIntrinsics
 
-__all__ = ["depth_to_points", "project_points", "valid_points"]
+__all__ = ["depth_to_points", "project_points", "valid_points", "voxel_downsample", "voxel_downsample_index",
+           "voxel_downsample_nearest"]
 
 
 def depth_to_points(depth: np.ndarray, intrinsics: CameraIntrinsics,
@@ -45,3 +47,57 @@ def valid_points(points: np.ndarray) -> np.ndarray:
     """(N, 3) finite points of an (..., 3) array (organised clouds flattened row-major)."""
     p = np.asarray(points).reshape(-1, 3)
     return p[np.isfinite(p).all(axis=1)]
+
+
+def voxel_downsample(points: np.ndarray, voxel: float) -> np.ndarray:
+    """One point per occupied cube of edge ``voxel`` (m): the mean of its points.
+
+    voxel <= 0 returns the points unchanged. Output order follows the voxel
+    keys (deterministic).
+    """
+    p = np.asarray(points, dtype=np.float32).reshape(-1, 3)
+    if voxel <= 0 or len(p) == 0:
+        return p
+    cells = np.floor((p - p.min(axis=0)) / voxel).astype(np.int64)
+    dims = cells.max(axis=0) + 1
+    keys = (cells[:, 0] * dims[1] + cells[:, 1]) * dims[2] + cells[:, 2]
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    sums = np.stack([np.bincount(inverse, weights=p[:, k], minlength=len(counts)) for k in range(3)],
+                    axis=1)
+    return (sums / counts[:, None]).astype(np.float32)
+
+
+def voxel_downsample_index(points: np.ndarray, voxel: float) -> np.ndarray:
+    """Sorted indices of one point per occupied cube of edge ``voxel`` (m): the first in index
+    order, so the kept points are input points (:func:`voxel_downsample` averages instead);
+    all indices when voxel <= 0."""
+    p = np.asarray(points).reshape(-1, 3)
+    if voxel <= 0 or len(p) == 0:
+        return np.arange(len(p))
+    keys = np.floor(p / voxel).astype(np.int64)
+    keys -= keys.min(axis=0)
+    dims = keys.max(axis=0) + 1
+    flat = (keys[:, 0] * dims[1] + keys[:, 1]) * dims[2] + keys[:, 2]
+    return np.sort(np.unique(flat, return_index=True)[1])
+
+
+def voxel_downsample_nearest(samples: np.ndarray, voxel: float) -> np.ndarray:
+    """One sample per occupied voxel: the one closest to the voxel centre.
+
+    samples: (N, 3) points (m); voxel: cube edge (m). Returns (M, 3) float64,
+    ordered by voxel. Keeping real samples (not voxel centroids) keeps the
+    points on the surface.
+    """
+    samples = np.asarray(samples, dtype=np.float64).reshape(-1, 3)
+    if len(samples) == 0:
+        return samples
+    cells = np.floor(samples / voxel).astype(np.int64)
+    dist = np.linalg.norm(samples - (cells + 0.5) * voxel, axis=1)
+    cells -= cells.min(axis=0)
+    dims = cells.max(axis=0) + 1
+    keys = (cells[:, 0] * dims[1] + cells[:, 1]) * dims[2] + cells[:, 2]
+    order = np.lexsort((dist, keys))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = keys[order][1:] != keys[order][:-1]
+    return samples[order[first]]

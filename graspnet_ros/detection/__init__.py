@@ -14,6 +14,6 @@ The rclpy nodes in :mod:`graspnet_ros.nodes` are adapters over this package:
   time, multi-view fusion, the log line, the stream's health) as grasp_detector_node runs it;
 * :mod:`.detector_params`: grasp_detector_node's parameter table and the pipeline it builds.
 
-Imports (graspnet_ros): _native, calibration, grasp, gripper, model (the network, imported
+Imports (graspnet_ros): _native, calibration, cameras (geometry), grasp, gripper, model (the network, imported
 lazily), params, workspace.
 """

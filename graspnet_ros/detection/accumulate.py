@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..calibration.poses import check_transforms
-from .cloud import finite_points, voxel_downsample
+from ..cameras.geometry import voxel_downsample
+from .cloud import finite_points
 
 __all__ = ["ViewAccumulator"]
 

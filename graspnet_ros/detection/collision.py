@@ -16,7 +16,7 @@ from scipy.spatial import cKDTree
 
 from ..grasp import GraspGroup
 from ..gripper import GripperModel, check_collision
-from .cloud import voxel_downsample_index
+from ..cameras.geometry import voxel_downsample_index
 
 __all__ = ["CollisionConfig", "filter_collisions", "fingers_in_shadow"]
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..grasp import GraspGroup
 from ..workspace import Workspace
-from .cloud import crop, finite_points, random_subsample, voxel_downsample
+from ..cameras.geometry import voxel_downsample
+from .cloud import crop, finite_points, random_subsample
 from .detectors import Detector
 from .segment import Segmentation, SegmentationConfig, segment_scene, segmentation_config
 

@@ -16,5 +16,6 @@ Modules (import them directly; this package imports nothing heavy):
                   preprocessing, GAF, the collision stage and NMS
 * ``train``       training loop; ``checkpoint``: save/load
 
-Imports (graspnet_ros): _native, dataset, detection, grasp, gripper, nms, views, workspace.
+Imports (graspnet_ros): _native, cameras (geometry), dataset, detection, grasp, gripper, nms, views,
+workspace.
 """

@@ -27,7 +27,7 @@ import torch
 from scipy.spatial import cKDTree
 
 from ..detection.baseline import BaselineConfig, detect_baseline
-from ..detection.cloud import voxel_downsample_index
+from ..cameras.geometry import voxel_downsample_index
 from ..detection.collision import CollisionConfig, filter_collisions
 from ..detection.scores import ScoreCalibration
 from ..grasp import GraspGroup

@@ -33,7 +33,7 @@ import torch
 from .checkpoint import read_checkpoint, save_checkpoint, check_state_dict
 from .ddp import DistContext, init_distributed
 from .config import LabelConfig, LossWeights, ModelConfig, config_to_dict
-from .detector import voxel_downsample_index
+from ..cameras.geometry import voxel_downsample_index
 from .graspnet import GraspNet
 from .labels import FrameLabels, ObjectGraspTable, build_targets
 from .losses import LossTerms, grasp_losses
