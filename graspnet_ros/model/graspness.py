@@ -22,10 +22,6 @@ import torch
 
 from .pointops import farthest_point_sample
 
-#: Smallest subset handed to the approximate "bucket" FPS (smaller ones use the exact torch loop).
-_MIN_BUCKET = 256
-
-
 def select_graspable_seeds(xyz: torch.Tensor, graspness: torch.Tensor, num_seeds: int, threshold: float,
                            fps_backend: str = "auto") -> torch.Tensor:
     """Indices (B, num_seeds) int64 into the M candidates of each batch element.
@@ -45,10 +41,7 @@ def select_graspable_seeds(xyz: torch.Tensor, graspness: torch.Tensor, num_seeds
     passing = graspness.detach() > threshold
 
     def fps(subset: torch.Tensor, n: int) -> torch.Tensor:
-        pts = xyz[b:b + 1, subset].detach()
-        # QuickFPS needs a few hundred points (its bucket tree); small subsets take the exact loop
-        backend = fps_backend if fps_backend != "bucket" or len(subset) >= _MIN_BUCKET else "torch"
-        return subset[farthest_point_sample(pts, n, backend)[0]]
+        return subset[farthest_point_sample(xyz[b:b + 1, subset].detach(), n, fps_backend)[0]]
 
     out = []
     for b in range(B):  # candidate counts differ per element; every step inside is vectorised

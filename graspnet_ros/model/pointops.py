@@ -148,6 +148,10 @@ def _fps_cuda_torch(p: torch.Tensor, first: torch.Tensor, order: torch.Tensor, n
     return out
 
 
+#: Smallest cloud handed to fpsample's QuickFPS ("bucket"); smaller ones take the exact torch loop.
+BUCKET_MIN_POINTS = 256
+
+
 def farthest_point_sample(xyz: torch.Tensor, npoint: int, backend: str = "auto") -> torch.Tensor:
     """Indices (B, npoint) int64 of farthest point sampling, starting at index 0.
 
@@ -156,12 +160,15 @@ def farthest_point_sample(xyz: torch.Tensor, npoint: int, backend: str = "auto")
     result by the torch loop), "fpsample" (fpsample's C++ FPS: first index on
     ties, no point skipped) or "bucket" (fpsample's QuickFPS: approximate,
     several times faster; its sequence is not prefix-consistent and need not
-    start at index 0).
+    start at index 0; clouds under :data:`BUCKET_MIN_POINTS` points, too few for
+    its bucket tree, take the exact "torch" loop).
     """
     _check_xyz(xyz)
     B, N, _ = xyz.shape
     if not 0 < npoint <= N:
         raise ValueError(f"cannot sample {npoint} points from {N}")
+    if backend == "bucket" and N < BUCKET_MIN_POINTS:
+        backend = "torch"
     if backend in ("auto", "cuda"):
         return _fps_cuda(xyz, npoint)
     if backend == "torch":
