@@ -43,7 +43,7 @@ from scipy.spatial import cKDTree
 from ..grasp import DEFAULT_HEIGHT, GraspGroup, rotation_from_approach
 from ..gripper import GripperModel
 from .collision import CollisionConfig, filter_collisions
-from .scores import ScoreCalibration
+from .scores import ScoreCalibration, calibrate
 
 
 @dataclass(frozen=True)
@@ -195,14 +195,18 @@ class BaselineDetector:
                              f"{self.config.normal_neighbours}: widen the workspace or move the camera closer")
         t0 = time.perf_counter()
         tree = cKDTree(pts)
-        obj = None if objects is None else np.asarray(objects, bool).reshape(-1)
-        pool = None if obj is None or not obj.any() else np.flatnonzero(obj)
-        grasps = detect_baseline(pts, self.config, seed=self.seed, tree=tree, pool=pool)
-        if self.score_calibration is not None and len(grasps):
-            grasps = grasps.with_scores(self.score_calibration.apply(grasps.scores))
+        grasps = self.candidates(pts, tree, objects)
         timings = {"candidates": time.perf_counter() - t0}
         t0 = time.perf_counter()
         grasps = filter_collisions(grasps, pts, self.collision, tree=tree, knows_shapes=False)
         timings["collision"] = time.perf_counter() - t0
         grasps.frame_id = frame_id
         return grasps.sort_by_score(), timings
+
+    def candidates(self, points: np.ndarray, tree: cKDTree, objects: np.ndarray | None = None) -> GraspGroup:
+        """Calibrated candidates before the collision stage: :func:`detect_baseline` on (M, 3) float64
+        ``points`` (m) with their k-d ``tree``, grasp points on ``objects`` (M,) bool when any is set."""
+        obj = None if objects is None else np.asarray(objects, bool).reshape(-1)
+        pool = None if obj is None or not obj.any() else np.flatnonzero(obj)
+        return calibrate(detect_baseline(points, self.config, seed=self.seed, tree=tree, pool=pool),
+                         self.score_calibration)

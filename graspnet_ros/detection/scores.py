@@ -22,7 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ScoreCalibration", "fit_score_calibration", "BASELINE_CALIBRATION", "checkpoint_calibration"]
+from ..grasp import GraspGroup
+
+__all__ = ["ScoreCalibration", "calibrate", "fit_score_calibration", "BASELINE_CALIBRATION",
+           "checkpoint_calibration"]
 
 #: The shipped calibration of the model-free baseline.
 BASELINE_CALIBRATION = Path(__file__).resolve().parents[1] / "data" / "score_calibration" / "baseline.json"
@@ -70,6 +73,13 @@ class ScoreCalibration:
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path} is not a score calibration ({{\"raw\": [...], \"calibrated\": [...]}}): "
                              f"{exc}") from exc
+
+
+def calibrate(grasps: GraspGroup, calibration: ScoreCalibration | None) -> GraspGroup:
+    """``grasps`` with their scores mapped by ``calibration`` (the same grasps when None or empty)."""
+    if calibration is None or not len(grasps):
+        return grasps
+    return grasps.with_scores(calibration.apply(grasps.scores))
 
 
 def fit_score_calibration(raw: np.ndarray, true: np.ndarray, fitted_on: str = "",

@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-from ..detection.baseline import BaselineConfig, detect_baseline
 from ..cameras.geometry import voxel_downsample_index
+from ..detection.baseline import BaselineConfig, BaselineDetector
 from ..detection.collision import CollisionConfig, filter_collisions
-from ..detection.scores import ScoreCalibration
+from ..detection.scores import ScoreCalibration, calibrate
 from ..grasp import GraspGroup
 from ..gripper import GripperModel
 from ..nms import pose_nms
@@ -177,9 +177,7 @@ class GraspDetector:
             timings["network"] = _elapsed(t)
             t = time.perf_counter()
             dec = decode(out, self.model.cfg, cfg.objectness_threshold, cfg.grasps_per_seed)[0]
-            grasps, tolerance = dec.grasps, dec.tolerance
-            if self.score_calibration is not None and len(grasps):
-                grasps = grasps.with_scores(self.score_calibration.apply(grasps.scores))
+            grasps, tolerance = calibrate(dec.grasps, self.score_calibration), dec.tolerance
             timings["decode"] = _elapsed(t)
             t = time.perf_counter()
             if cfg.use_gaf and len(grasps):
@@ -188,10 +186,8 @@ class GraspDetector:
         else:
             timings["preprocess"] = _elapsed(t0)
             t = time.perf_counter()
-            grasps = detect_baseline(cloud, self.baseline, seed=cfg.seed, tree=tree,
-                                     pool=None if obj is None or not obj.any() else np.flatnonzero(obj))
-            if self.score_calibration is not None and len(grasps):
-                grasps = grasps.with_scores(self.score_calibration.apply(grasps.scores))
+            grasps = BaselineDetector(self.baseline, seed=cfg.seed,
+                                      score_calibration=self.score_calibration).candidates(cloud, tree, obj)
             timings["network"] = _elapsed(t)
             timings["decode"] = timings["gaf"] = 0.0
         stats["candidates"] = len(grasps)
