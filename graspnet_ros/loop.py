@@ -258,9 +258,11 @@ def _fmt_grasp(g: GraspGroup) -> str:
 def attempt_summary(k: int, a: Attempt) -> str:
     """Human-readable lines for one attempt."""
     ms = a.detect_ms
+    # the detector's work before the collision stage: the baseline's candidates or the network's forward pass
+    proposing = ms.get("detect.candidates", ms.get("detect.network", 0))
     lines = [f"attempt {k + 1}: {a.num_objects} object(s) on the table; {len(a.grasps)} grasps detected"
              + (f" in {ms.get('total', 0):.0f} ms (prepare and segment {ms.get('prepare', 0):.0f}, "
-                f"candidates {ms.get('detect.network', 0):.0f}, collision {ms.get('detect.collision', 0):.0f}, "
+                f"candidates {proposing:.0f}, collision {ms.get('detect.collision', 0):.0f}, "
                 f"nms {ms.get('nms', 0):.0f})" if ms else "") + f"; {a.num_safe} pass the safety checks"]
     if a.chosen is not None:
         lines.append(f"  chosen (camera): {_fmt_grasp(a.chosen)}")

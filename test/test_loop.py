@@ -1,11 +1,12 @@
 """End-to-end loop: synthetic scene -> render -> baseline detector -> MuJoCo arm."""
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from graspnet_ros.loop import run_loop
+from graspnet_ros.loop import attempt_summary, run_loop
 
 
 @pytest.fixture
@@ -31,6 +32,9 @@ def test_three_object_loop(tmp_path: Path, cache) -> None:
     else:
         assert a.reason
     assert out.is_file() and out.stat().st_size > 10_000 and out.read_bytes()[:4] == b"\x89PNG"
+    # the printed stage times name the detector's own stages (the baseline's candidates took time)
+    line = attempt_summary(0, a).splitlines()[0]
+    assert re.search(r"candidates (\d+)", line) and int(re.search(r"candidates (\d+)", line).group(1)) > 0, line
 
 
 def test_the_default_run_clears_touching_objects(cache) -> None:
