@@ -21,6 +21,7 @@ from graspnet_ros.dataset.annotations_xml import read_annotations
 from graspnet_ros.dataset.check import check_root
 from graspnet_ros.dataset.generate import generate
 from graspnet_ros.dataset.layout import Layout, scene_ids
+from graspnet_ros.dataset.reader import read_object_id_list
 from graspnet_ros.dataset.meta import read_meta
 from graspnet_ros.dataset.objects import (get_spec, load_collision, load_model, load_object_set, object_ids,
                                           split_long_edges, write_object)
@@ -367,6 +368,29 @@ def test_generate_refuses_foreign_and_reseeded_roots(root, tmp_path):
     assert (foreign / "scenes" / "scene_0000" / "realsense").is_dir()
     with pytest.raises(ValueError, match="seed 5, not 6"):
         generate(root, "tiny", seed=6, annotate_labels=False, log=lambda s: None)
+
+
+def test_generate_a_subset_of_scenes_then_the_rest(tmp_path, capsys):
+    # two scenes drawing from a pool of four objects: the first run makes one scene and only
+    # the objects it holds; the second completes the root without touching the first scene
+    preset = Preset(name="test", seen=tuple(SCENE_OBJECTS), similar=(), novel=(), scenes=(0, 1),
+                    frames_per_camera=1, test_frames=1, objects_per_scene=(1, 2), noise="simple")
+    from graspnet_ros.dataset.generate import scene_objects
+
+    first = scene_objects(preset, 5, [1])
+    report = generate(tmp_path, preset, seed=5, annotate_labels=False, log=lambda s: None, scene_ids=[1])
+    layout = Layout(tmp_path)
+    assert [s.scene_id for s in report.scenes] == [1] and layout.scenes() == [1]
+    assert sorted(int(p.name) for p in (tmp_path / "models").iterdir()) == first
+    assert read_object_id_list(layout.object_id_list(1)) == first  # what the scene really holds
+    report = generate(tmp_path, preset, seed=5, annotate_labels=False, log=lambda s: None)
+    assert [s.skipped for s in report.scenes] == [False, True] and layout.scenes() == [0, 1]
+    with pytest.raises(ValueError, match=r"scenes \[7\] are not in preset test"):
+        generate(tmp_path, preset, seed=5, annotate_labels=False, log=lambda s: None, scene_ids=[1, 7])
+    # the command's --scenes takes ids and ranges; a stray id is a clear error, exit status 2
+    assert cli_main(["data", "generate", "--root", str(tmp_path / "t"), "--preset", "tiny", "--no-annotate",
+                     "--scenes", "100-101"]) == 2
+    assert "scenes [101] are not in preset tiny" in capsys.readouterr().err
 
 
 def test_presets_follow_the_real_splits():

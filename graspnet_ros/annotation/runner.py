@@ -27,6 +27,7 @@ from scipy.spatial import cKDTree
 
 from ..dataset.annotations_xml import read_annotations
 from ..dataset.layout import Layout
+from ..dataset.reader import read_object_id_list
 from .object_labels import SlabKernel, label_object, sample_surface
 from .scene_collision import CandidateSet, candidate_scene_collision, scene_point_cloud
 from .settings import AnnotationSettings
@@ -203,15 +204,6 @@ class _LabelCache:
 
 
 _CACHE = _LabelCache()
-
-
-def read_object_id_list(path: Path) -> list[int]:
-    if not path.is_file():
-        raise FileNotFoundError(f"object id list not found: {path}")
-    try:
-        return [int(float(line)) for line in path.read_text().split()]
-    except ValueError as exc:
-        raise ValueError(f"{path}: expected one integer object id per line ({exc})") from exc
 
 
 def scene_poses(layout: Layout, scene_id: int) -> tuple[list[int], np.ndarray]:

@@ -2,7 +2,7 @@
 
 Sub-commands:
   generate --root DIR --preset {tiny,small,full,realistic} [--workers N] [--scheduler ADDRESS|local] [--seed S]
-           [--no-annotate] [--noise simple|sensor] [--scene tabletop|lab]
+           [--no-annotate] [--noise simple|sensor] [--scene tabletop|lab] [--scenes IDS]
   compact  --root DIR [--objects ...] [--workers N] [--scheduler ADDRESS|local]
   check    --root DIR [--deep]   (--deep decodes every file and lists every broken one)
   draw     --root DIR --scene S --ann A [--camera realsense|kinect] --out PNG
@@ -17,10 +17,16 @@ import sys
 def run_generate(args: argparse.Namespace) -> int:
     from ..dataset.generate import generate
 
+    from ..dataset.layout import parse_scene_ids
+
     try:
+        scene_ids = parse_scene_ids(args.scenes) if args.scenes else None
         report = generate(args.root, args.preset, workers=args.workers, seed=args.seed,
                           annotate_labels=not args.no_annotate, scheduler=args.scheduler, noise=args.noise,
-                          scene=args.scene)
+                          scene=args.scene, scene_ids=scene_ids)
+    except ValueError as exc:
+        print(f"graspnet-ros data generate: error: {exc}", file=sys.stderr)
+        return 2
     except ImportError as exc:
         print(f"graspnet-ros data generate: error: {exc}", file=sys.stderr)
         return 2
@@ -86,6 +92,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "table on a floor, walls, a robot arm, distractors; label 0, not annotated); default: "
                         "what the root records, else the preset's (lab for full and realistic, else tabletop); "
                         "recorded in synthetic.yaml")
+    g.add_argument("--scenes", nargs="+", metavar="IDS",
+                   help="only these of the preset's scenes, their objects and labels: ids and ranges, e.g. "
+                        "0-9 100 130-131 (default: all); a later run with other ids extends the same root")
     g.set_defaults(func=run_generate)
 
     k = sub.add_parser("compact", help="derive memory-mapped compact training labels (grasp_label_compact/)",

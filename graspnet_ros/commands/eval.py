@@ -9,24 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-
-def parse_scene_ids(tokens: list[str]) -> list[int]:
-    """Scene ids from tokens like ``100 101 105-110`` or ``100,101``."""
-    ids: list[int] = []
-    for token in (t for raw in tokens for t in raw.split(",") if t):
-        try:
-            if "-" in token:
-                lo, hi = (int(v) for v in token.split("-", 1))
-                if hi < lo:
-                    raise ValueError
-                ids.extend(range(lo, hi + 1))
-            else:
-                ids.append(int(token))
-        except ValueError:
-            raise ValueError(f"bad scene id '{token}': use integers or ranges like 100-129") from None
-    if not ids:
-        raise ValueError("no scene ids given")
-    return list(dict.fromkeys(ids))
+from ..dataset.layout import parse_scene_ids
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,6 +14,11 @@ model (``noise``: ``simple`` or ``sensor``, see ``synthetic/sensors.py``) and
 the scene kind (``scene``: ``tabletop`` or ``lab``, see ``synthetic/lab.py``);
 a root is only ever extended with the same seed, depth model and scene kind,
 so every scene stays a function of ``(seed, scene_id)``.
+
+``scene_ids`` restricts a run to some of the preset's scenes, with only the
+objects those scenes draw (:func:`scene_objects`) and only their labels: a
+day-long preset can be generated, trained on and evaluated in chunks, and a
+later run with other ids (or none: all) completes the same root.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import yaml
 from .layout import Layout, split_of_scene
 from .objects import get_spec, object_complete, write_object
 from .presets import Preset, get_preset
-from .synthetic.scenes import SceneStats, generate_scene
+from .synthetic.scenes import SceneStats, choose_objects, generate_scene, scene_rng
 
 INFO_FILE = "synthetic.yaml"
 
@@ -131,6 +136,28 @@ def check_info(root: Path, preset: Preset, seed: int, noise: str = "simple", sce
     tmp.replace(path)
 
 
+def scene_objects(preset: Preset, seed: int, scene_ids: Iterable[int]) -> list[int]:
+    """Object ids the scenes ``scene_ids`` of ``preset`` will hold (the scene's first draws
+    from its generator, as :func:`~.synthetic.scenes.generate_scene` makes them)."""
+    ids: set[int] = set()
+    for s in scene_ids:
+        ids.update(choose_objects(preset.pool(s), preset.objects_per_scene, scene_rng(seed, s)))
+    return sorted(ids)
+
+
+def select_scenes(preset: Preset, scene_ids: Iterable[int] | None) -> list[int]:
+    """``scene_ids`` checked against the preset (None: all its scenes); ValueError names the strays."""
+    if scene_ids is None:
+        return list(preset.scenes)
+    ids = sorted({int(s) for s in scene_ids})
+    stray = [s for s in ids if s not in set(preset.scenes)]
+    if stray:
+        raise ValueError(f"scenes {stray} are not in preset {preset.name} (its scenes: "
+                         f"{preset.scenes[0]}-{preset.scenes[-1]}, {len(preset.scenes)} in all); "
+                         "pass ids the preset holds")
+    return ids
+
+
 def generate_objects(root: str | Path, obj_ids: list[int], workers: int = 1,
                      log: Callable[[str], None] = print, client: object | None = None) -> tuple[int, int]:
     """Write the model files of ``obj_ids``; returns (written, skipped).
@@ -164,9 +191,11 @@ def generate_scenes(root: str | Path, preset: Preset, seed: int, workers: int = 
     return sorted(stats, key=lambda s: s.scene_id)
 
 
-def annotate(root: str | Path, preset: Preset, workers: int = 1, client: object | None = None) -> float:
+def annotate(root: str | Path, preset: Preset, workers: int = 1, client: object | None = None,
+             obj_ids: list[int] | None = None, scene_ids: list[int] | None = None) -> float:
     """Object and scene labels through ``graspnet_ros.annotation``; returns seconds.
-    ``client``: a ``distributed.Client``, one task per object, then per scene."""
+    ``client``: a ``distributed.Client``, one task per object, then per scene;
+    ``obj_ids`` / ``scene_ids``: a subset (default: all of the preset's)."""
     try:
         from graspnet_ros.annotation import AnnotationSettings, annotate_objects, annotate_scenes
     except ImportError as exc:
@@ -176,15 +205,17 @@ def annotate(root: str | Path, preset: Preset, workers: int = 1, client: object 
             "installed, or pass --no-annotate to skip labels.") from exc
     t0 = time.perf_counter()
     settings = AnnotationSettings(**preset.annotation)
-    annotate_objects(root, preset.obj_ids, settings, workers=workers, scheduler=client)
-    annotate_scenes(root, list(preset.scenes), settings, workers=workers, scheduler=client)
+    annotate_objects(root, preset.obj_ids if obj_ids is None else obj_ids, settings, workers=workers,
+                     scheduler=client)
+    annotate_scenes(root, list(preset.scenes) if scene_ids is None else scene_ids, settings, workers=workers,
+                    scheduler=client)
     return time.perf_counter() - t0
 
 
 def generate(root: str | Path, preset: str | Preset, workers: int = 1, seed: int = 0,
              annotate_labels: bool = True, log: Callable[[str], None] = print,
-             scheduler: object | None = None, noise: str | None = None, scene: str | None = None
-             ) -> GenerateReport:
+             scheduler: object | None = None, noise: str | None = None, scene: str | None = None,
+             scene_ids: Iterable[int] | None = None) -> GenerateReport:
     """Generate (or complete) a synthetic dataset root; see the module docstring.
 
     ``noise``: the depth model of the frames, ``sensor`` (the cameras simulated:
@@ -193,6 +224,7 @@ def generate(root: str | Path, preset: str | Preset, workers: int = 1, seed: int
     with the floor, walls, a robot arm and distractors around it,
     :mod:`.synthetic.lab`). None: what the root records when it exists, else the
     preset's default (:class:`~.presets.Preset` ``noise`` / ``scene``).
+    ``scene_ids``: only these of the preset's scenes, their objects and labels.
 
     ``scheduler``: run every stage as Dask tasks (one per object, scene,
     object label, scene label) on that scheduler address, ``local`` (a
@@ -211,29 +243,33 @@ def generate(root: str | Path, preset: str | Preset, workers: int = 1, seed: int
         raise ValueError(f"unknown depth noise model '{noise}'; use one of {NOISE_MODELS}")
     if scene not in SCENE_KINDS:
         raise ValueError(f"unknown scene kind '{scene}'; use one of {SCENE_KINDS}")
+    ids = select_scenes(preset, scene_ids)
     check_info(root, preset, seed, noise, scene)
     if scheduler is None:
-        return _generate(root, preset, workers, seed, annotate_labels, log, None, noise, scene)
+        return _generate(root, preset, workers, seed, annotate_labels, log, None, noise, scene, ids)
     from ..annotation.runner import WORKER_ENV
     from ..distributed import dask_client, describe
 
     with dask_client(scheduler, workers, env=WORKER_ENV) as client:
         log(describe(client))
-        return _generate(root, preset, workers, seed, annotate_labels, log, client, noise, scene)
+        return _generate(root, preset, workers, seed, annotate_labels, log, client, noise, scene, ids)
 
 
 def _generate(root: Path, preset: Preset, workers: int, seed: int, annotate_labels: bool,
               log: Callable[[str], None], client: object | None, noise: str = "simple",
-              scene: str = "tabletop") -> GenerateReport:
+              scene: str = "tabletop", scene_ids: list[int] | None = None) -> GenerateReport:
     report = GenerateReport(preset.name, root)
+    every = scene_ids is None or scene_ids == list(preset.scenes)
+    obj_ids = preset.obj_ids if every else scene_objects(preset, seed, scene_ids or [])
     t0 = time.perf_counter()
-    report.objects_written, report.objects_skipped = generate_objects(root, preset.obj_ids, workers, log, client)
+    report.objects_written, report.objects_skipped = generate_objects(root, obj_ids, workers, log, client)
     t1 = time.perf_counter()
-    report.scenes = generate_scenes(root, preset, seed, workers, log=log, client=client, noise=noise, scene=scene)
+    report.scenes = generate_scenes(root, preset, seed, workers, scene_ids=scene_ids, log=log, client=client,
+                                    noise=noise, scene=scene)
     t2 = time.perf_counter()
     report.seconds_objects, report.seconds_scenes = t1 - t0, t2 - t1
     if annotate_labels:
-        report.seconds_annotation = annotate(root, preset, workers, client)
+        report.seconds_annotation = annotate(root, preset, workers, client, obj_ids, scene_ids)
     return report
 
 

@@ -62,6 +62,25 @@ def scene_ids(split: str) -> list[int]:
     raise ValueError(f"unknown split '{split}'; use one of {sorted(SPLITS) + sorted(SPLITS_ALIASES)}")
 
 
+def parse_scene_ids(tokens: list[str]) -> list[int]:
+    """Scene ids from tokens like ``100 101 105-110`` or ``100,101``."""
+    ids: list[int] = []
+    for token in (t for raw in tokens for t in raw.split(",") if t):
+        try:
+            if "-" in token:
+                lo, hi = (int(v) for v in token.split("-", 1))
+                if hi < lo:
+                    raise ValueError
+                ids.extend(range(lo, hi + 1))
+            else:
+                ids.append(int(token))
+        except ValueError:
+            raise ValueError(f"bad scene id '{token}': use integers or ranges like 100-129") from None
+    if not ids:
+        raise ValueError("no scene ids given")
+    return list(dict.fromkeys(ids))
+
+
 def check_camera(camera: str) -> str:
     if camera not in CAMERAS:
         raise ValueError(f"unknown camera '{camera}'; use one of {CAMERAS}")
