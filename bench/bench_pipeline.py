@@ -7,10 +7,12 @@ pipeline crops it to the workspace and caps it after segmentation), when
 ``../shared/data`` exists.
 For each frame: the default pipeline of ``config/grasp_detector_node.yaml``
 (crop, 5 mm voxels, at most 20,000 points, segmentation, model-free baseline,
-NMS) and the same with ``segmentation.enabled: false`` (the baseline measured
-in the same run). Prints the median ms per stage, the ratio, and the peak RSS.
+NMS), the same with ``segmentation.enabled: false`` (the baseline measured
+in the same run), and both again with the shipped network as the detector
+(``checkpoint: shipped``). Prints the median ms per stage, the ratio, and the
+peak RSS. The issue's goal: at most 150 ms end to end with segmentation.
 
-Run: scripts/run.sh bench pipeline [--frames 50]
+Run: scripts/run.sh bench pipeline [--frames 50] [--detector baseline|network|both]
 """
 
 from __future__ import annotations
@@ -83,26 +85,31 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--detector", choices=("baseline", "network", "both"), default="both")
     args = ap.parse_args()
-    import torch
+    from graspnet_ros.detection.detector_params import build_pipeline, detector_params  # before torch: OpenMP
 
-    from graspnet_ros.detection.detector_params import build_pipeline, detector_params
+    import torch
 
     torch.set_num_threads(args.threads)
     clouds = synthetic_clouds(args.frames)
-    on = build_pipeline(detector_params())
-    off = build_pipeline(detector_params(overrides={"segmentation.enabled": False}))
+    detectors = {"baseline": {}, "network": {"checkpoint": "shipped"}}
+    chosen = list(detectors) if args.detector == "both" else [args.detector]
     rows = [("synthetic", clouds)]
     real = kinect_cloud()
     if real is not None:
         rows.append(("real Kinect frame", [real] * 5))
-    print(f"{'frames':<20}{'pipeline':<22}{'wall':>8}{'prepare':>9}{'detect':>8}{'nms':>6}   ms (median)")
+    print(f"{'frames':<19}{'detector':<10}{'pipeline':<22}{'wall':>6}{'prepare':>9}{'detect':>8}{'nms':>6}"
+          "   ms (median)")
     for name, cs in rows:
-        a, b = time_pipeline(on, cs), time_pipeline(off, cs)
-        for label, t in (("with segmentation", a), ("without (baseline)", b)):
-            print(f"{name:<20}{label:<22}{t['wall']:>8.0f}{t.get('prepare', 0):>9.0f}{t.get('detect', 0):>8.0f}"
-                  f"{t.get('nms', 0):>6.1f}")
-        print(f"{name:<20}{'ratio with / without':<22}{a['wall'] / b['wall']:>8.2f}")
+        for det in chosen:
+            on = build_pipeline(detector_params(overrides=detectors[det]))
+            off = build_pipeline(detector_params(overrides={**detectors[det], "segmentation.enabled": False}))
+            a, b = time_pipeline(on, cs), time_pipeline(off, cs)
+            for label, t in (("with segmentation", a), ("without (baseline)", b)):
+                print(f"{name:<19}{det:<10}{label:<22}{t['wall']:>6.0f}{t.get('prepare', 0):>9.0f}"
+                      f"{t.get('detect', 0):>8.0f}{t.get('nms', 0):>6.1f}")
+            print(f"{name:<19}{det:<10}{'ratio with / without':<22}{a['wall'] / b['wall']:>6.2f}")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {rss:.0f} MB; {len(clouds)} synthetic frames "
           f"of {int(np.median([len(c) for c in clouds]))} points (median)")

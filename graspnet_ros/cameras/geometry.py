@@ -1,5 +1,5 @@
-"""Depth images <-> point clouds in a camera's optical frame, and voxel downsampling (ROS-free,
-vectorised; metres)."""
+"""Depth images <-> point clouds in a camera's optical frame, voxel downsampling and surface
+normals (ROS-free, vectorised; metres)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 from .base import CameraIntrinsics
 
 __all__ = ["depth_to_points", "project_points", "valid_points", "voxel_downsample", "voxel_downsample_index",
-           "voxel_downsample_nearest"]
+           "voxel_downsample_nearest", "estimate_normals"]
 
 
 def depth_to_points(depth: np.ndarray, intrinsics: CameraIntrinsics,
@@ -101,3 +101,18 @@ def voxel_downsample_nearest(samples: np.ndarray, voxel: float) -> np.ndarray:
     first = np.ones(len(order), dtype=bool)
     first[1:] = keys[order][1:] != keys[order][:-1]
     return samples[order[first]]
+
+
+def estimate_normals(points: np.ndarray, k: int = 16) -> np.ndarray:
+    """(M, 3) unit surface normals of (M, 3) points in a camera's optical frame: the least-variance
+    axis of each point's ``k`` nearest neighbours (Open3D), turned towards the camera at the
+    origin (n . -p >= 0)."""
+    import open3d as o3d
+
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    if len(p) < 3:
+        raise ValueError(f"surface normals need at least 3 points, got {len(p)}")
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(p))
+    cloud.estimate_normals(o3d.geometry.KDTreeSearchParamKNN(min(k, len(p))))
+    cloud.orient_normals_towards_camera_location(np.zeros(3))
+    return np.asarray(cloud.normals)

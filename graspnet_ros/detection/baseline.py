@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ..cameras.geometry import estimate_normals
 from ..grasp import DEFAULT_HEIGHT, GraspGroup, rotation_from_approach
 from ..gripper import GripperModel
 from .collision import CollisionConfig, filter_collisions
@@ -63,22 +64,6 @@ class BaselineConfig:
     gripper: GripperModel = GripperModel()
 
 
-def estimate_normals(points: np.ndarray, k: int = 16, tree: cKDTree | None = None) -> np.ndarray:
-    """(M, 3) unit normals by PCA of the k nearest neighbours, oriented towards
-    the camera origin (n . -p >= 0)."""
-    tree = tree if tree is not None else cKDTree(points)
-    k = min(k, len(points))
-    _, nn = tree.query(points, k=k)
-    nbr = points[nn.reshape(len(points), k)]
-    centred = nbr - nbr.mean(axis=1, keepdims=True)
-    cov = centred.transpose(0, 2, 1) @ centred
-    _, vecs = np.linalg.eigh(cov)
-    normals = vecs[:, :, 0]
-    flip = np.einsum("mi,mi->m", normals, -points) < 0
-    normals[flip] *= -1
-    return normals
-
-
 def dominant_plane(points: np.ndarray, distance: float, iterations: int = 200,
                    rng: np.random.Generator | None = None) -> np.ndarray:
     """(M,) bool inliers of the best RANSAC plane (vectorised over hypotheses)."""
@@ -99,17 +84,22 @@ def dominant_plane(points: np.ndarray, distance: float, iterations: int = 200,
 
 
 def detect_baseline(points: np.ndarray, cfg: BaselineConfig = BaselineConfig(), seed: int = 0,
-                    tree: cKDTree | None = None, pool: np.ndarray | None = None) -> GraspGroup:
+                    tree: cKDTree | None = None, pool: np.ndarray | None = None,
+                    normals: np.ndarray | None = None) -> GraspGroup:
     """Antipodal grasp candidates (camera frame) on a cloud (M, 3) in metres,
     sorted by score, before collision filtering and NMS. ``pool``: indices of
     the points grasp points may be sampled from (segmented objects); None =
-    every point off the dominant plane."""
+    every point off the dominant plane. ``normals``: (M, 3) unit normals towards
+    the camera (:func:`~graspnet_ros.cameras.geometry.estimate_normals`), None = estimated here."""
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
     if len(pts) < max(cfg.normal_neighbours, 3):
         return GraspGroup()
     rng = np.random.default_rng(seed)
     tree = tree if tree is not None else cKDTree(pts)
-    normals = estimate_normals(pts, cfg.normal_neighbours, tree)
+    if normals is None:
+        normals = estimate_normals(pts, cfg.normal_neighbours)
+    elif np.shape(normals) != pts.shape:
+        raise ValueError(f"normals are {np.shape(normals)}, the points {pts.shape}: one normal per point")
     if pool is None:
         plane = dominant_plane(pts, cfg.plane_distance, rng=rng)
         pool = np.flatnonzero(~plane) if plane.mean() >= cfg.plane_min_fraction else np.arange(len(pts))
@@ -126,39 +116,57 @@ def detect_baseline(points: np.ndarray, cfg: BaselineConfig = BaselineConfig(), 
     nn = np.where(present, nn, 0)
     angles = np.arange(A) * np.pi / A
     rot = rotation_from_approach(np.repeat(-normals[cand], A, axis=0), np.tile(angles, C)).reshape(C, A, 3, 3)
-    rel = pts[nn] - pts[cand][:, None]  # (C, K, 3)
-    local = rel[:, None] @ rot  # (C, A, K, 3): rows R^T (q - p)
-    x, y, z = local[..., 0], local[..., 1], local[..., 2]
+    # the neighbours in each gripper frame, R^T (q - p), float32 from here on: one (K, 3) x (3, 3A)
+    # product per candidate, then (3, C, A, K) so each coordinate is a contiguous block
+    rel = (pts[nn] - pts[cand][:, None]).astype(np.float32)  # (C, K, 3)
+    cols = rot.astype(np.float32).transpose(0, 2, 1, 3).reshape(C, 3, A * 3)
+    x, y, z = (rel @ cols).reshape(C, K, A, 3).transpose(3, 0, 2, 1).copy()  # each (C, A, K)
     g = cfg.gripper
     depths = np.asarray(cfg.depths)
     half = cfg.max_width / 2
-    between = (present[:, None, None, :] & (np.abs(z) < g.height / 2)[:, :, None, :]
-               & (x[:, :, None, :] > -g.depth_base) & (x[:, :, None, :] < depths[None, None, :, None]))
-    slab = between & (np.abs(y) < half)[:, :, None, :]  # (C, A, D, K)
-    yb = np.broadcast_to(y[:, :, None, :], slab.shape)
-    y_lo = np.where(slab, yb, np.inf).min(axis=-1)
-    y_hi = np.where(slab, yb, -np.inf).max(axis=-1)
-    count = slab.sum(axis=-1)
+    # Only the gathered points inside the gripper's closing region of the deepest grasp count: list
+    # them once, as entries e (candidate c, angle a, neighbour k) sorted by the group c * A + a,
+    # and reduce each group's contiguous run for every depth (a few % of the C x A x K pairs).
+    flat = np.flatnonzero(present[:, None, :] & (np.abs(z) < g.height / 2) & (x > -g.depth_base)
+                          & (x < np.float32(depths.max())))  # entries: (c * A + a) * K + k
+    group = flat // K
+    starts = np.flatnonzero(np.diff(group, prepend=-1))
+    ye = y.ravel()[flat][:, None]  # (E, 1)
+    between = x.ravel()[flat][:, None] < depths.astype(np.float32)[None, :]  # (E, D)
+    slab = between & (np.abs(ye) < half)
+    inf = np.float32(np.inf)
+
+    def per_group(ufunc: np.ufunc, values: np.ndarray, empty: float) -> np.ndarray:
+        """(C, A, D) reduction of (E, D) entry values over each group (``empty`` where none)."""
+        out = np.full((C * A, len(depths)), empty, dtype=values.dtype)
+        if len(starts):
+            out[group[starts]] = ufunc.reduceat(values, starts, axis=0)
+        return out.reshape(C, A, len(depths))
+
+    y_lo = per_group(np.minimum, np.where(slab, ye, inf), np.inf).astype(np.float64)
+    y_hi = per_group(np.maximum, np.where(slab, ye, -inf), -np.inf).astype(np.float64)
+    count = per_group(np.add, slab.astype(np.int32), 0)
     width = y_hi - y_lo + 2 * cfg.margin
     # the object must end inside the jaws: no point where a finger would go (the slab continues past
     # the widest opening), and the gathered neighbourhood must reach past both fingers
     finger = cfg.margin + g.finger_width
-    past = (between & ((yb > y_hi[..., None]) & (yb <= y_hi[..., None] + finger)
-                       | (yb < y_lo[..., None]) & (yb >= y_lo[..., None] - finger))).any(axis=-1)
+    lo = y_lo.astype(np.float32).reshape(C * A, -1)[group]  # (E, D)
+    hi = y_hi.astype(np.float32).reshape(C * A, -1)[group]
+    past = per_group(np.maximum, between & ((ye > hi) & (ye <= hi + finger) | (ye < lo) & (ye >= lo - finger)),
+                     False)
     span = np.maximum(np.abs(y_lo), np.abs(y_hi)) + finger
     need = np.sqrt(span ** 2 + np.maximum(depths, g.depth_base)[None, None, :] ** 2 + (g.height / 2) ** 2)
     ok = (count >= cfg.min_slab_points) & (width <= cfg.max_width) & ~past & (need <= reach[:, None, None])
     # contacts: the best-aligned normal among the slab points near each end
-    nrm = normals[nn]  # (C, K, 3)
-    Y = rot[..., 1]  # (C, A, 3)
-    ny = (Y @ nrm.transpose(0, 2, 1))[:, :, None, :]  # normal . y, (C, A, 1, K)
-    left = slab & (yb <= y_lo[..., None] + cfg.contact_band)
-    right = slab & (yb >= y_hi[..., None] - cfg.contact_band)
-    cos_l = np.where(left, -ny, -1.0).max(-1)  # outward normal of the left face ~ -y
-    cos_r = np.where(right, ny, -1.0).max(-1)
+    nrm = normals[nn].astype(np.float32)  # (C, K, 3)
+    ny = (rot[..., 1].astype(np.float32) @ nrm.transpose(0, 2, 1)).ravel()[flat][:, None]  # normal . y, (E, 1)
+    left = slab & (ye <= lo + cfg.contact_band)
+    right = slab & (ye >= hi - cfg.contact_band)
+    cos_l = -per_group(np.minimum, np.where(left, ny, np.float32(1)), 1.0)  # outward normal of the left face ~ -y
+    cos_r = per_group(np.maximum, np.where(right, ny, np.float32(-1)), -1.0)
     # A single view rarely sees both jaws' surfaces; the better-seen side stands
     # for both (parallel faces), so the grasp is scored by its best contact.
-    angle = np.arccos(np.clip(np.maximum(cos_l, cos_r), -1.0, 1.0))
+    angle = np.arccos(np.clip(np.maximum(cos_l, cos_r).astype(np.float64), -1.0, 1.0))
     mu = np.tan(np.minimum(angle, np.pi / 2 - 1e-6))
     score = 1.1 - mu
     ok &= np.isfinite(score) & (score > 0) & (angle < np.pi / 2)
@@ -176,8 +184,9 @@ def detect_baseline(points: np.ndarray, cfg: BaselineConfig = BaselineConfig(), 
 class BaselineDetector:
     """:class:`.detectors.Detector` over :func:`detect_baseline` and the collision stage.
 
-    ``detect(points, frame_id, objects)``: grasps in ``frame_id`` (the cloud's, metres), best
-    first, and per-stage seconds; ``objects`` (M,) bool: grasp points only there.
+    ``detect(points, frame_id, objects, normals)``: grasps in ``frame_id`` (the cloud's, metres),
+    best first, and per-stage seconds; ``objects`` (M,) bool: grasp points only there; ``normals``
+    (M, 3): the points' surface normals towards the camera when known (else estimated).
     """
 
     config: BaselineConfig = field(default_factory=BaselineConfig)
@@ -187,15 +196,15 @@ class BaselineDetector:
     seed: int = 0
     name: str = "baseline"
 
-    def detect(self, points: np.ndarray, frame_id: str = "camera",
-               objects: np.ndarray | None = None) -> tuple[GraspGroup, dict[str, float]]:
+    def detect(self, points: np.ndarray, frame_id: str = "camera", objects: np.ndarray | None = None,
+               normals: np.ndarray | None = None) -> tuple[GraspGroup, dict[str, float]]:
         pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
         if len(pts) < self.config.normal_neighbours:
             raise ValueError(f"only {len(pts)} points reach the baseline detector; it needs at least "
                              f"{self.config.normal_neighbours}: widen the workspace or move the camera closer")
         t0 = time.perf_counter()
         tree = cKDTree(pts)
-        grasps = self.candidates(pts, tree, objects)
+        grasps = self.candidates(pts, tree, objects, normals)
         timings = {"candidates": time.perf_counter() - t0}
         t0 = time.perf_counter()
         grasps = filter_collisions(grasps, pts, self.collision, tree=tree, knows_shapes=False)
@@ -203,10 +212,12 @@ class BaselineDetector:
         grasps.frame_id = frame_id
         return grasps.sort_by_score(), timings
 
-    def candidates(self, points: np.ndarray, tree: cKDTree, objects: np.ndarray | None = None) -> GraspGroup:
+    def candidates(self, points: np.ndarray, tree: cKDTree, objects: np.ndarray | None = None,
+                   normals: np.ndarray | None = None) -> GraspGroup:
         """Calibrated candidates before the collision stage: :func:`detect_baseline` on (M, 3) float64
-        ``points`` (m) with their k-d ``tree``, grasp points on ``objects`` (M,) bool when any is set."""
+        ``points`` (m) with their k-d ``tree``, grasp points on ``objects`` (M,) bool when any is set,
+        ``normals`` (M, 3) when known."""
         obj = None if objects is None else np.asarray(objects, bool).reshape(-1)
         pool = None if obj is None or not obj.any() else np.flatnonzero(obj)
-        return calibrate(detect_baseline(points, self.config, seed=self.seed, tree=tree, pool=pool),
-                         self.score_calibration)
+        return calibrate(detect_baseline(points, self.config, seed=self.seed, tree=tree, pool=pool,
+                                         normals=normals), self.score_calibration)

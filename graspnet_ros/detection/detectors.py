@@ -3,11 +3,13 @@
 A detector takes an (N, 3) float32 cloud in metres in some frame and returns
 grasps in that frame plus per-stage timings (seconds)::
 
-    grasps, timings = detector.detect(points, frame_id, objects=None)
+    grasps, timings = detector.detect(points, frame_id, objects=None, normals=None)
 
 ``objects`` is an optional (N,) bool mask of the points that stand on the
 support (from the pipeline's scene segmentation): grasps are proposed there
-only, and every point of the cloud still counts for collisions.
+only, and every point of the cloud still counts for collisions. ``normals``
+are the points' (N, 3) surface normals when the segmentation computed them
+(a detector that needs normals reuses them, others ignore them).
 
 Implementations: the network (:class:`graspnet_ros.model.detector.GraspDetector`
 through :class:`NetworkDetector`) when a checkpoint is given, the model-free
@@ -37,8 +39,8 @@ DETECTOR_KINDS = ("auto", "model", "baseline")
 class Detector(Protocol):
     name: str
 
-    def detect(self, points: np.ndarray, frame_id: str,
-               objects: np.ndarray | None = None) -> tuple[GraspGroup, dict[str, float]]: ...
+    def detect(self, points: np.ndarray, frame_id: str, objects: np.ndarray | None = None,
+               normals: np.ndarray | None = None) -> tuple[GraspGroup, dict[str, float]]: ...
 
 
 class NetworkDetector:
@@ -54,8 +56,9 @@ class NetworkDetector:
         self.impl = impl
         self.name = name
 
-    def detect(self, points: np.ndarray, frame_id: str,
-               objects: np.ndarray | None = None) -> tuple[GraspGroup, dict[str, float]]:
+    def detect(self, points: np.ndarray, frame_id: str, objects: np.ndarray | None = None,
+               normals: np.ndarray | None = None) -> tuple[GraspGroup, dict[str, float]]:
+        """``normals`` are not used: the network learns its own geometry."""
         det = self.impl.detect(np.asarray(points, dtype=np.float64).reshape(-1, 3), objects=objects)
         grasps = det.grasps
         grasps.frame_id = frame_id

@@ -84,12 +84,14 @@ class PreparedCloud:
     scene, used for collision checks. objects: (M,) bool, True where a point
     stands on the support; None when segmentation is off or found no
     support (then every point may hold grasps). segmentation: what the
-    segmentation decided (plane, counts, reason), None when off.
+    segmentation decided (plane, counts, reason), None when off. normals:
+    (M, 3) surface normals of the points when the segmentation computed them.
     """
 
     points: np.ndarray
     objects: np.ndarray | None = None
     segmentation: Segmentation | None = None
+    normals: np.ndarray | None = None
 
 
 @dataclass
@@ -149,7 +151,7 @@ class DetectionPipeline:
                              f"{seg.counts.get('above', 0)} above it); check segmentation.min_height / "
                              "max_height or the workspace")
         keep = _cap_objects_first(seg.mask, cfg.max_points, cfg.seed)
-        return PreparedCloud(p[keep], seg.mask[keep], seg)
+        return PreparedCloud(p[keep], seg.mask[keep], seg, None if seg.normals is None else seg.normals[keep])
 
     def process(self, points: np.ndarray, frame_id: str, support_plane: np.ndarray | None = None
                 ) -> DetectionResult:
@@ -161,7 +163,7 @@ class DetectionPipeline:
         p = prep.points
         timings = {"prepare": time.perf_counter() - t_all}
         t0 = time.perf_counter()
-        grasps, det_timings = self.detector.detect(p, frame_id, objects=prep.objects)
+        grasps, det_timings = self.detector.detect(p, frame_id, objects=prep.objects, normals=prep.normals)
         timings.update({f"detect.{k}": v for k, v in det_timings.items()})
         timings["detect"] = time.perf_counter() - t0
         t0 = time.perf_counter()

@@ -38,6 +38,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..cameras.geometry import estimate_normals
 from ..params import Param
 
 __all__ = ["SegmentationConfig", "Segmentation", "segment_scene", "fit_support_plane", "plane_from_pose",
@@ -91,6 +92,10 @@ class Segmentation:
     ``(nx, ny, nz, offset)`` of the support, None when none was found (then
     only the non-finite points are dropped). labels: (N,) int cluster index of
     each kept point, -1 elsewhere. reason: why nothing or everything was kept.
+    normals: (N, 3) unit surface normals of the input points towards the camera
+    (:func:`~graspnet_ros.cameras.geometry.estimate_normals`; NaN rows where a
+    point is not finite) when the plane search computed them, else None; a
+    detector that needs normals reuses them.
     """
 
     mask: np.ndarray
@@ -98,6 +103,7 @@ class Segmentation:
     labels: np.ndarray
     reason: str = ""
     counts: dict[str, int] = field(default_factory=dict)
+    normals: np.ndarray | None = None
 
 
 #: The ``segmentation.*`` parameters of the detector node (and of every job built from its table).
@@ -153,8 +159,10 @@ def _orient(normal: np.ndarray, offset: float) -> np.ndarray:
     return np.append(normal, offset) * (1.0 if offset >= 0 else -1.0)
 
 
-def fit_support_plane(points: np.ndarray, config: SegmentationConfig = SegmentationConfig()) -> np.ndarray | None:
+def fit_support_plane(points: np.ndarray, config: SegmentationConfig = SegmentationConfig(),
+                      normals: np.ndarray | None = None) -> np.ndarray | None:
     """The support plane (4,) of an (N, 3) cloud, or None when no plane qualifies.
+    ``normals``: the points' (N, 3) surface normals when already known (else estimated here).
 
     Hypotheses: ``ransac_iterations`` seed points (seeded draw), each with the
     plane of its 16 nearest neighbours (local PCA, so a seed on the table
@@ -179,12 +187,14 @@ def fit_support_plane(points: np.ndarray, config: SegmentationConfig = Segmentat
     up /= np.linalg.norm(up)
     rng = np.random.default_rng(config.seed)
     tree = KDTree(p)
-    sub = p[rng.choice(len(p), min(len(p), 5000), replace=False)]
-    sub_normals = _local_planes(p, tree, sub)[0]
+    point_normals = estimate_normals(p) if normals is None else normals  # only |n . n'| is compared below
+    pick = rng.choice(len(p), min(len(p), 5000), replace=False)
+    sub, sub_normals = p[pick], point_normals[pick]
     seeds = p[rng.choice(len(p), min(len(p), config.ransac_iterations), replace=False)]
     normals, offsets = _local_planes(p, tree, seeds)
-    near = np.abs(sub @ normals.T + offsets) < config.plane_distance
-    facing = np.abs(sub_normals @ normals.T) > np.cos(np.deg2rad(25.0))
+    sub32, normals32 = sub.astype(np.float32), normals.T.astype(np.float32)  # (5000 x 300) products
+    near = np.abs(sub32 @ normals32 + offsets.astype(np.float32)) < config.plane_distance
+    facing = np.abs(sub_normals.astype(np.float32) @ normals32) > np.cos(np.deg2rad(25.0))
     scores = (near & facing).sum(axis=0)
     need = config.min_plane_points * len(sub) / len(p)
     ok = (normals @ up >= np.cos(np.deg2rad(config.max_tilt_deg))) & (scores >= need)
@@ -197,16 +207,18 @@ def fit_support_plane(points: np.ndarray, config: SegmentationConfig = Segmentat
             break
     if not distinct:
         return None
-    standing = [int(_standing(sub, np.append(normals[h], offsets[h]), config, p)[2].sum()) for h in distinct]
-    best = distinct[int(np.argmax(standing))]
+    best = distinct[0]
+    if len(distinct) > 1:
+        standing = [int(_standing(sub, np.append(normals[h], offsets[h]), config, p)[2].sum()) for h in distinct]
+        best = distinct[int(np.argmax(standing))]
     plane = np.append(normals[best], offsets[best])
     # least-squares refit on the inliers that face the plane (object bases and the foot of a wall
     # within plane_distance would tilt it), with a tighter band the second time
     for band in (config.plane_distance, 0.5 * config.plane_distance):
-        cand = p[np.abs(p @ plane[:3] + plane[3]) < band]
+        cand = np.flatnonzero(np.abs(p @ plane[:3] + plane[3]) < band)
         if len(cand) > 3000:
             cand = cand[rng.choice(len(cand), 3000, replace=False)]
-        q = cand[np.abs(_local_planes(p, tree, cand)[0] @ plane[:3]) > np.cos(np.deg2rad(15.0))]
+        q = p[cand[np.abs(point_normals[cand] @ plane[:3]) > np.cos(np.deg2rad(15.0))]]
         if len(q) < 3:
             break
         centre = q.mean(axis=0)
@@ -303,8 +315,11 @@ def segment_scene(points: np.ndarray, config: SegmentationConfig = SegmentationC
         given = np.asarray(support_plane, dtype=np.float64).reshape(4)
         scale = np.linalg.norm(given[:3])
         plane = _orient(given[:3] / scale, given[3] / scale)
-    if plane is None:
-        plane = fit_support_plane(q, config)
+    normals = None
+    if plane is None and len(q) >= max(24, config.min_plane_points):
+        normals = np.full(p.shape, np.nan)
+        normals[finite] = estimate_normals(q)
+        plane = fit_support_plane(q, config, normals[finite])
     if plane is None:
         return Segmentation(finite, None, labels, f"no support plane within {config.max_tilt_deg:g} degrees of "
                                                   f"up {list(config.up)} (set segmentation.up or give the "
@@ -345,7 +360,7 @@ def segment_scene(points: np.ndarray, config: SegmentationConfig = SegmentationC
     counts = {"input": int(len(p)), "support": int(on_plane.sum()), "above": int(above.sum()),
               "kept": int(keep.sum()), "objects": n_clusters}
     reason = "" if keep.any() else "nothing stands on the support plane"
-    return Segmentation(mask, plane, labels, reason, counts)
+    return Segmentation(mask, plane, labels, reason, counts, normals)
 
 
 def near_mask(points: np.ndarray, kept: np.ndarray, radius: float) -> np.ndarray:
