@@ -238,6 +238,27 @@ def test_latest_frame_wins(ros, scene):
     assert node.slot.dropped > 0 or node.slot.received < n  # skipped in the slot or by DDS (depth 1)
 
 
+def test_the_baseline_reuses_the_segmentation_normals(scene):
+    """Segmentation computes surface normals once for the plane search; the pipeline hands them
+    to the baseline, which then gets the grasps it would get estimating them itself on the same
+    points (same grasps within float32 rounding when the clouds match); wrong normals are refused."""
+    from graspnet_ros.cameras.geometry import estimate_normals
+
+    _, _, pts = scene
+    prep = DetectionPipeline(make_detector("baseline"), PipelineConfig()).prepare(pts)
+    assert prep.normals is not None and prep.normals.shape == prep.points.shape
+    np.testing.assert_allclose(np.linalg.norm(prep.normals, axis=1), 1.0, atol=1e-6)
+    assert (np.einsum("ij,ij->i", prep.normals, -prep.points) >= -1e-9).all()  # towards the camera
+    det = make_detector("baseline", score_calibration="none")
+    own, _ = det.detect(prep.points, FRAME, objects=prep.objects)
+    given, _ = det.detect(prep.points, FRAME, objects=prep.objects,
+                          normals=estimate_normals(prep.points, det.config.normal_neighbours))
+    assert len(own) >= 5
+    np.testing.assert_allclose(given.array, own.array, atol=1e-6)
+    with pytest.raises(ValueError, match="one normal per point"):
+        det.detect(prep.points, FRAME, objects=prep.objects, normals=prep.normals[:10])
+
+
 def test_one_model_free_detector_behind_every_entry(scene):
     """The pipeline's baseline and GraspDetector(None) run the same algorithm and collision stage:
     on the same prepared cloud they return the same grasps; the old second detector's name is refused
