@@ -16,7 +16,6 @@ import sys
 
 def run_generate(args: argparse.Namespace) -> int:
     from ..dataset.generate import generate
-
     from ..dataset.layout import parse_scene_ids
 
     try:
@@ -24,10 +23,7 @@ def run_generate(args: argparse.Namespace) -> int:
         report = generate(args.root, args.preset, workers=args.workers, seed=args.seed,
                           annotate_labels=not args.no_annotate, scheduler=args.scheduler, noise=args.noise,
                           scene=args.scene, scene_ids=scene_ids)
-    except ValueError as exc:
-        print(f"graspnet-ros data generate: error: {exc}", file=sys.stderr)
-        return 2
-    except ImportError as exc:
+    except (ValueError, ImportError) as exc:
         print(f"graspnet-ros data generate: error: {exc}", file=sys.stderr)
         return 2
     print(report.summary())

@@ -256,11 +256,10 @@ def generate(root: str | Path, preset: str | Preset, workers: int = 1, seed: int
 
 
 def _generate(root: Path, preset: Preset, workers: int, seed: int, annotate_labels: bool,
-              log: Callable[[str], None], client: object | None, noise: str = "simple",
-              scene: str = "tabletop", scene_ids: list[int] | None = None) -> GenerateReport:
+              log: Callable[[str], None], client: object | None, noise: str,
+              scene: str, scene_ids: list[int]) -> GenerateReport:
     report = GenerateReport(preset.name, root)
-    every = scene_ids is None or scene_ids == list(preset.scenes)
-    obj_ids = preset.obj_ids if every else scene_objects(preset, seed, scene_ids or [])
+    obj_ids = preset.obj_ids if scene_ids == list(preset.scenes) else scene_objects(preset, seed, scene_ids)
     t0 = time.perf_counter()
     report.objects_written, report.objects_skipped = generate_objects(root, obj_ids, workers, log, client)
     t1 = time.perf_counter()

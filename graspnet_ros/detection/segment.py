@@ -181,7 +181,7 @@ def fit_support_plane(points: np.ndarray, config: SegmentationConfig = Segmentat
     from pykdtree.kdtree import KDTree
 
     p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-    if len(p) < max(24, config.min_plane_points):
+    if len(p) < _min_plane_input(config):
         return None
     up = np.asarray(config.up, dtype=np.float64)
     up /= np.linalg.norm(up)
@@ -228,6 +228,11 @@ def fit_support_plane(points: np.ndarray, config: SegmentationConfig = Segmentat
             break
         plane = refit
     return plane
+
+
+def _min_plane_input(config: SegmentationConfig) -> int:
+    """Fewest points :func:`fit_support_plane` searches for a plane in."""
+    return max(24, config.min_plane_points)
 
 
 def _standing(p: np.ndarray, plane: np.ndarray, config: SegmentationConfig, region: np.ndarray | None = None
@@ -316,10 +321,11 @@ def segment_scene(points: np.ndarray, config: SegmentationConfig = SegmentationC
         scale = np.linalg.norm(given[:3])
         plane = _orient(given[:3] / scale, given[3] / scale)
     normals = None
-    if plane is None and len(q) >= max(24, config.min_plane_points):
+    if plane is None and len(q) >= _min_plane_input(config):
+        q_normals = estimate_normals(q)
         normals = np.full(p.shape, np.nan)
-        normals[finite] = estimate_normals(q)
-        plane = fit_support_plane(q, config, normals[finite])
+        normals[finite] = q_normals
+        plane = fit_support_plane(q, config, q_normals)
     if plane is None:
         return Segmentation(finite, None, labels, f"no support plane within {config.max_tilt_deg:g} degrees of "
                                                   f"up {list(config.up)} (set segmentation.up or give the "
